@@ -1,0 +1,35 @@
+#pragma once
+// The CLI layer: global options and one registration function per subcommand. Each
+// subcommand file only wires CLI11 options into a plain options struct and calls the
+// library; the engine never sees argv.
+#include <CLI/CLI.hpp>
+#include <filesystem>
+#include <functional>
+#include <string>
+
+#include "imgfactory/log.hpp"
+
+namespace imgf::cli {
+
+struct Globals {
+  std::filesystem::path state_dir = ".";
+  std::filesystem::path images_file;  // resolved: --images, IMAGES_YAML, else <state-dir>/images.yaml
+  log::Options log;
+  bool color = false;
+  bool ci = false;  // CI set: no interactive output, no progress bars
+};
+
+// A registered subcommand: `run` is called after a successful parse when `app` was chosen.
+// It returns the process exit code, or throws imgf::Error.
+struct Command {
+  CLI::App* app = nullptr;
+  std::function<int(const Globals&)> run;
+};
+
+Command add_analyze(CLI::App& root);
+Command add_synth(CLI::App& root);
+Command add_build(CLI::App& root);
+Command add_scan(CLI::App& root);
+Command add_healthcheck(CLI::App& root);
+
+}  // namespace imgf::cli

@@ -1,0 +1,99 @@
+// imgfactory: keeps a fleet of container images built, current and safe.
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <vector>
+
+#include "commands.hpp"
+#include "imgfactory/error.hpp"
+#include "imgfactory/log.hpp"
+#include "imgfactory/process.hpp"
+#include "imgfactory/version.hpp"
+
+namespace {
+
+bool env_set(const char* name) {
+  const char* v = std::getenv(name);
+  return v != nullptr && *v != '\0';
+}
+
+int run(int argc, char** argv) {
+  using imgf::cli::Globals;
+  CLI::App app{"imgfactory - keep a fleet of container images built, current and safe", "imgfactory"};
+  app.set_version_flag("--version", imgf::version_string());
+  app.require_subcommand(1);
+  app.fallthrough();  // global options are accepted before or after the subcommand
+
+  Globals g;
+  g.log = imgf::log::default_options();
+  std::string state_dir = ".";
+  std::string images;
+  std::string log_level = g.log.level;
+  std::string log_format;
+  bool no_color = false;
+  app.add_option("--state-dir", state_dir, "root of the state repository")
+      ->envname("IMAGE_FACTORY_STATE_DIR");
+  app.add_option("--images", images, "the enrollment registry (default <state-dir>/images.yaml)")
+      ->envname("IMAGES_YAML");
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
+      ->envname("IMGFACTORY_LOG_LEVEL")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  app.add_option("--log-format", log_format,
+                 "text or json (default json when KUBERNETES_SERVICE_HOST is set)")
+      ->check(CLI::IsMember({"text", "json"}));
+  app.add_flag("--no-color", no_color, "no colour in output (also NO_COLOR)");
+
+  std::vector<imgf::cli::Command> commands = {
+      imgf::cli::add_analyze(app), imgf::cli::add_synth(app), imgf::cli::add_build(app),
+      imgf::cli::add_scan(app), imgf::cli::add_healthcheck(app)};
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : static_cast<int>(imgf::Exit::usage);
+  }
+
+  g.state_dir = state_dir;
+  g.images_file = images.empty() ? g.state_dir / "images.yaml" : std::filesystem::path(images);
+  g.log.level = log_level;
+  if (log_format == "json") g.log.format = imgf::log::Format::json;
+  if (log_format == "text") g.log.format = imgf::log::Format::text;
+  g.ci = env_set("CI");
+  if (no_color || env_set("NO_COLOR") || g.ci) g.log.color = false;
+  g.color = g.log.color && isatty(STDOUT_FILENO) != 0;
+  imgf::log::setup(g.log);
+  for (const char* secret_env : {"GITHUB_TOKEN", "GITLAB_TOKEN", "REGISTRY_PASSWORD", "REGISTRY_TOKEN"})
+    if (const char* v = std::getenv(secret_env); v && *v) imgf::log::add_secret(v);
+  imgf::proc::install_signal_handlers();
+
+  for (auto& c : commands) {
+    if (c.app->parsed()) {
+      int rc = c.run(g);
+      if (int sig = imgf::proc::pending_signal(); sig != 0) return imgf::proc::exit_code_for_signal(sig);
+      return rc;
+    }
+  }
+  std::fputs(app.help().c_str(), stderr);
+  return static_cast<int>(imgf::Exit::usage);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const imgf::Error& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "imgfactory: %s\n", imgf::log::redact(e.formatted()).c_str());
+    if (int sig = imgf::proc::pending_signal(); sig != 0) return imgf::proc::exit_code_for_signal(sig);
+    return e.exit_code();
+  } catch (const std::exception& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "imgfactory: internal error: %s\n", imgf::log::redact(e.what()).c_str());
+    return static_cast<int>(imgf::Exit::failure);
+  }
+}
