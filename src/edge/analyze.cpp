@@ -338,7 +338,7 @@ std::string to_text(const Report& report) {
     if (f.action == Action::unchanged) continue;
     std::string verb(to_string(f.action));
     if (report.dry_run) verb = "would " + std::string(f.action == Action::created ? "create" : "update");
-    out += verb + std::string(verb.size() < 13 ? 13 - verb.size() : 1, ' ') + f.path.string() + "\n";
+    out += verb + std::string(verb.size() < 14 ? 14 - verb.size() : 1, ' ') + f.path.string() + "\n";
   }
   std::size_t failed = static_cast<std::size_t>(std::count_if(
       report.images.begin(), report.images.end(),
