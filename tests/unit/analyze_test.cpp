@@ -4,10 +4,7 @@
 
 #include <gtest/gtest.h>
 
-#include <map>
 #include <nlohmann/json.hpp>
-#include <set>
-#include <sstream>
 #include <thread>
 
 #include "imgfactory/error.hpp"
@@ -18,89 +15,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// TEMPORARY (until the Dockerfile model of branch `parser` is merged): a tiny FROM-line
-// scanner, in this test file only. Replaced by dockerfile_discoverer() after the merge.
-class FromScanner final : public Discoverer {
- public:
-  std::vector<imgf::state::BaseRef> discover(std::string_view content, const std::string& label) override {
-    std::map<std::string, std::string> args;
-    std::set<std::string> stages, seen;
-    std::vector<imgf::state::BaseRef> out;
-    std::istringstream in{std::string(content)};
-    std::string line;
-    int n = 0;
-    auto expand = [&](std::string s) {
-      for (const auto& [k, v] : args) {
-        for (std::string pat : {"${" + k + "}", "$" + k}) {
-          for (std::size_t p; (p = s.find(pat)) != std::string::npos;) s.replace(p, pat.size(), v);
-        }
-      }
-      return s;
-    };
-    auto add = [&](const std::string& ref) {
-      if (ref == "scratch" || stages.contains(ref)) return;
-      auto r = parse(ref);
-      if (!r) throw imgf::input_error("invalid reference " + ref, label, n);
-      if (seen.insert(r->canonical).second) out.push_back(*r);
-    };
-    while (std::getline(in, line)) {
-      ++n;
-      std::istringstream w(line);
-      std::vector<std::string> words;
-      for (std::string x; w >> x;) words.push_back(x);
-      if (words.empty()) continue;
-      if (words[0] == "ARG" && words.size() > 1) {
-        auto eq = words[1].find('=');
-        if (eq != std::string::npos) args[words[1].substr(0, eq)] = words[1].substr(eq + 1);
-      } else if (words[0] == "FROM") {
-        std::size_t i = 1;
-        while (i < words.size() && words[i].rfind("--", 0) == 0) ++i;
-        if (i >= words.size()) throw imgf::input_error("FROM requires an image", label, n);
-        add(expand(words[i]));
-        if (i + 2 < words.size()) stages.insert(words[i + 2]);
-      } else if (words[0] == "COPY") {
-        for (const auto& x : words)
-          if (x.rfind("--from=", 0) == 0) add(expand(x.substr(7)));
-      }
-    }
-    return out;
-  }
-  std::optional<imgf::state::BaseRef> parse(std::string_view text) override {
-    std::string s(text);
-    if (s.empty() || s.find(' ') != std::string::npos) return std::nullopt;
-    imgf::state::BaseRef r;
-    r.ref = s;
-    std::string rest = s;
-    if (auto at = rest.find('@'); at != std::string::npos) {
-      r.digest = rest.substr(at + 1);
-      rest = rest.substr(0, at);
-    }
-    auto slash = rest.find('/');
-    std::string first = rest.substr(0, slash);
-    if (slash != std::string::npos && (first.find('.') != std::string::npos || first.find(':') != std::string::npos)) {
-      r.registry = first;
-      rest = rest.substr(slash + 1);
-    } else {
-      r.registry = "docker.io";
-    }
-    auto colon = rest.rfind(':');
-    if (colon != std::string::npos) {
-      r.tag = rest.substr(colon + 1);
-      rest = rest.substr(0, colon);
-    } else if (r.digest.empty()) {
-      r.tag = "latest";
-    }
-    r.repository = (r.registry == "docker.io" && rest.find('/') == std::string::npos) ? "library/" + rest : rest;
-    r.canonical = r.registry + "/" + r.repository + (r.tag.empty() ? "" : ":" + r.tag) +
-                  (r.digest.empty() ? "" : "@" + r.digest);
-    r.name = s;
-    for (auto& c : r.name)
-      if (c == ':' || c == '/') c = '-';
-    return r;
-  }
-};
-
-std::unique_ptr<Discoverer> discoverer() { return std::make_unique<FromScanner>(); }
+std::unique_ptr<Discoverer> discoverer() { return dockerfile_discoverer(); }
 
 Options options_for(const fs::path& dir, const char* now = "2026-02-01T10:00:00Z") {
   Options o;
