@@ -306,6 +306,8 @@ std::string host_of(std::string_view url) {
 struct FetchPayload {
   std::string token;
   std::string token_user;
+  std::string token_env;  // GITHUB_TOKEN or GITLAB_TOKEN
+  bool withheld = false;  // the token is set but the URL points at another host
   int attempts = 0;
 };
 
@@ -320,7 +322,13 @@ int credentials_cb(git_credential** out, const char* /*url*/, const char* userna
     return git_credential_userpass_plaintext_new(out, p->token_user.c_str(), p->token.c_str());
   if ((allowed & GIT_CREDENTIAL_SSH_KEY) != 0)
     return git_credential_ssh_key_from_agent(out, username_from_url ? username_from_url : "git");
-  return GIT_PASSTHROUGH;
+  std::string msg = "the server asks for credentials";
+  if (p->withheld)
+    msg += "; " + p->token_env + " is only sent to the enrolled host, not to a url.insteadOf rewrite";
+  else if (!p->token_env.empty())
+    msg += ": set " + p->token_env;
+  git_error_set_str(GIT_ERROR_NET, msg.c_str());
+  return -1;
 }
 
 int transfer_cb(const git_indexer_progress* /*stats*/, void* /*payload*/) {
@@ -498,9 +506,14 @@ const Cache::Fetched& Cache::fetch(const enrollment::Source& src) {
     if (effective.rfind("https://", 0) == 0 || effective.rfind("http://", 0) == 0) {
       const bool same_host = host_of(effective) == host_of(url);
       const char* env = src.provider == "gitlab" ? "GITLAB_TOKEN" : "GITHUB_TOKEN";
-      if (const char* t = std::getenv(env); t && *t && same_host) {
-        payload.token = t;
-        payload.token_user = src.provider == "gitlab" ? "oauth2" : "x-access-token";
+      payload.token_env = env;
+      if (const char* t = std::getenv(env); t && *t) {
+        if (same_host) {
+          payload.token = t;
+          payload.token_user = src.provider == "gitlab" ? "oauth2" : "x-access-token";
+        } else {
+          payload.withheld = true;
+        }
       }
     }
     git_remote_create_options ropts = GIT_REMOTE_CREATE_OPTIONS_INIT;

@@ -156,6 +156,20 @@ run timeout 60 "$IMGFACTORY" --state-dir "$STATE" analyze --image api --git-time
 expect_rc 1 "a silent host fails the run"
 expect_err_contains "no data from 127.0.0.1:$(cat "$T_TMP/silent.port") for 2s" "the error says the host went silent"
 if ((SECONDS - start < 15)); then pass "silent: failed in $((SECONDS - start))s (limit 2s)"; else fail "silent took $((SECONDS - start))s"; fi
+# SIGINT / SIGTERM stop a fetch that is waiting on a silent host at once.
+for sig in INT TERM; do
+  before=$(sha256sum "$STATE/images/api.yaml")
+  start=$SECONDS
+  "$IMGFACTORY" --state-dir "$STATE" analyze --image api --git-timeout 60s >"$T_TMP/sig.out" 2>"$T_TMP/sig.err" &
+  pid=$!
+  sleep 1
+  kill -s "$sig" "$pid"
+  wait "$pid"
+  RC=$?
+  expect_rc $([[ $sig == INT ]] && echo 130 || echo 143) "SIG$sig interrupts a fetch"
+  if ((SECONDS - start < 10)); then pass "SIG$sig: stopped in $((SECONDS - start))s"; else fail "SIG$sig took $((SECONDS - start))s"; fi
+  if [[ "$before" == "$(sha256sum "$STATE/images/api.yaml")" ]]; then pass "SIG$sig: no state written"; else fail "SIG$sig: state changed"; fi
+done
 if grep -qx '  - python-3.13-slim' "$STATE/images/api.yaml"; then
   pass "after network failures the image keeps its previous base images"
 else
