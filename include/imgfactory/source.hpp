@@ -78,6 +78,7 @@ class Cache {
   struct Fetched;
   const Fetched& fetch(const enrollment::Source& source);
   Options options_;
+  std::filesystem::path state_root_;  // canonical state_dir, once known
   std::vector<Rewrite> rules_;
   std::map<std::string, std::unique_ptr<Fetched>> fetched_;
 };

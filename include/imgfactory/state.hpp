@@ -43,8 +43,12 @@ struct Entry {
 // keys analyze reads (baseImages, fullImage, name).
 class Document {
  public:
+  // Splits the text into entries. With `validate`, also checks that it is a YAML mapping
+  // (else imgf::Error, exit 2, FILE:LINE); without, that check waits for validate() or for a
+  // value only a YAML parser can read, so that an unchanged file costs a line scan only.
+  static Document parse(std::string_view text, const std::string& file_label, bool validate = true);
   // Throws imgf::Error (exit 2, FILE:LINE) when the text is not a YAML mapping.
-  static Document parse(std::string_view text, const std::string& file_label);
+  void validate() const;
 
   [[nodiscard]] const Entry* find(std::string_view key) const;
   [[nodiscard]] const std::vector<Entry>& entries() const { return entries_; }
@@ -55,10 +59,13 @@ class Document {
   [[nodiscard]] const std::string& text() const { return text_; }
 
  private:
+  void load() const;
   std::string text_;
+  std::string label_;
   std::vector<Entry> entries_;
-  std::vector<std::pair<std::string, std::optional<std::string>>> scalars_;
-  std::vector<std::pair<std::string, std::vector<std::string>>> sequences_;
+  mutable bool loaded_ = false;
+  mutable std::vector<std::pair<std::string, std::optional<std::string>>> scalars_;
+  mutable std::vector<std::pair<std::string, std::vector<std::string>>> sequences_;
 };
 
 // What analyze determined about a managed or external image.

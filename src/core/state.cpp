@@ -238,36 +238,43 @@ void enrollment_block(Out& out, const enrollment::Image& image) {
 
 // --- Document ------------------------------------------------------------------------------
 
-Document Document::parse(std::string_view text, const std::string& file_label) {
-  Document d;
-  d.text_ = std::string(text);
+void Document::load() const {
+  if (loaded_) return;
   YAML::Node root;
   try {
-    root = YAML::Load(d.text_);
+    root = YAML::Load(text_);
   } catch (const YAML::Exception& ex) {
-    throw input_error("invalid YAML in state file: " + ex.msg, file_label,
-                      ex.mark.line >= 0 ? ex.mark.line + 1 : 0,
+    throw input_error("invalid YAML in state file: " + ex.msg, label_, ex.mark.line >= 0 ? ex.mark.line + 1 : 0,
                       "fix or remove the file; analyze writes it anew");
   }
   if (root && !root.IsNull() && !root.IsMap())
-    throw input_error("a state file must be a YAML mapping", file_label, 1,
-                      "fix or remove the file; analyze writes it anew");
+    throw input_error("a state file must be a YAML mapping", label_, 1, "fix or remove the file; analyze writes it anew");
   if (root.IsMap()) {
     for (const auto& kv : root) {
       if (!kv.first.IsScalar()) continue;
       const std::string key = kv.first.Scalar();
       if (kv.second.IsScalar()) {
-        d.scalars_.emplace_back(key, kv.second.Scalar());
+        scalars_.emplace_back(key, kv.second.Scalar());
       } else if (kv.second.IsNull()) {
-        d.scalars_.emplace_back(key, std::nullopt);
+        scalars_.emplace_back(key, std::nullopt);
       } else if (kv.second.IsSequence()) {
         std::vector<std::string> items;
         for (const auto& item : kv.second)
           if (item.IsScalar()) items.push_back(item.Scalar());
-        d.sequences_.emplace_back(key, std::move(items));
+        sequences_.emplace_back(key, std::move(items));
       }
     }
   }
+  loaded_ = true;
+}
+
+void Document::validate() const { load(); }
+
+Document Document::parse(std::string_view text, const std::string& file_label, bool validate) {
+  Document d;
+  d.text_ = std::string(text);
+  d.label_ = file_label;
+  if (validate) d.load();
 
   std::vector<std::string> lines = split_lines(text);
   std::vector<std::string> pending_comments;
@@ -322,13 +329,79 @@ const Entry* Document::find(std::string_view key) const {
   return nullptr;
 }
 
+namespace {
+
+// The value of a one-line scalar when it can be read without a YAML parser: plain text, or
+// single-quoted text. nullopt: ask the parser.
+std::optional<std::string> simple_scalar(std::string_view v) {
+  if (v.empty()) return std::nullopt;
+  if (v.front() == '\'') {
+    if (v.size() < 2 || v.back() != '\'') return std::nullopt;
+    std::string out;
+    for (std::size_t i = 1; i + 1 < v.size(); ++i) {
+      if (v[i] == '\'') {
+        if (i + 2 < v.size() && v[i + 1] == '\'') {
+          out += '\'';
+          ++i;
+          continue;
+        }
+        return std::nullopt;
+      }
+      out += v[i];
+    }
+    return out;
+  }
+  static constexpr std::string_view indicators = "\"[]{}&*!|>%@`,?:#-";
+  if (indicators.find(v.front()) != std::string_view::npos) return std::nullopt;
+  return std::string(v);
+}
+
+}  // namespace
+
 std::optional<std::string> Document::scalar(std::string_view key) const {
+  if (!loaded_) {
+    const Entry* e = find(key);
+    if (e == nullptr) return std::nullopt;
+    if (e->block.empty()) {
+      if (is_null_text(e->value)) return std::nullopt;
+      if (auto v = simple_scalar(e->value)) return v;
+    }
+    load();
+  }
   for (const auto& [k, v] : scalars_)
     if (k == key) return v;
   return std::nullopt;
 }
 
 std::vector<std::string> Document::sequence(std::string_view key) const {
+  if (!loaded_) {
+    const Entry* e = find(key);
+    if (e == nullptr) return {};
+    if (e->value == "[]" && e->block.empty()) return {};
+    if (e->value.empty() && !e->block.empty()) {
+      std::vector<std::string> items;
+      bool simple = true;
+      for (const auto& l : e->block) {
+        std::string_view t = l;
+        t.remove_prefix(std::min(t.find_first_not_of(' '), t.size()));
+        if (t.empty()) continue;
+        std::optional<std::string> item;
+        if (t.starts_with("- ")) {
+          t.remove_prefix(2);
+          std::string value, comment;
+          split_value(t, value, comment);
+          item = simple_scalar(value);
+        }
+        if (!item) {
+          simple = false;
+          break;
+        }
+        items.push_back(std::move(*item));
+      }
+      if (simple) return items;
+    }
+    load();
+  }
   for (const auto& [k, v] : sequences_)
     if (k == key) return v;
   return {};

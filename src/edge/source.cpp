@@ -403,25 +403,35 @@ std::vector<Rewrite> instead_of_rules() {
   return rules;
 }
 
-fs::path inside(const fs::path& root, std::string_view relative, std::string_view what) {
+namespace {
+
+// inside() for a root that is already canonical.
+fs::path inside_canonical(const fs::path& root_c, std::string_view relative, std::string_view what) {
   fs::path rel{std::string(relative)};
   auto refuse = [&](const std::string& why) -> Error {
-    return input_error(std::string(what) + " '" + std::string(relative) + "' " + why, root.string(), 0,
-                       "give a relative path inside " + root.string());
+    return input_error(std::string(what) + " '" + std::string(relative) + "' " + why, root_c.string(), 0,
+                       "give a relative path inside " + root_c.string());
   };
   if (relative.empty()) throw refuse("is empty");
   if (rel.is_absolute()) throw refuse("is an absolute path");
   for (const auto& part : rel)
     if (part == "..") throw refuse("leaves its root ('..')");
   std::error_code ec;
-  fs::path root_c = fs::weakly_canonical(root, ec);
-  if (ec) throw failure("cannot resolve " + root.string() + ": " + ec.message(), root.string());
   fs::path p = fs::weakly_canonical(root_c / rel, ec);
-  if (ec) throw failure("cannot resolve " + (root_c / rel).string() + ": " + ec.message(), root.string());
+  if (ec) throw failure("cannot resolve " + (root_c / rel).string() + ": " + ec.message(), root_c.string());
   auto r = p.lexically_relative(root_c);
-  if (r.empty() || (!r.empty() && *r.begin() == ".."))
+  if (r.empty() || *r.begin() == "..")
     throw refuse("leads out of " + root_c.string() + " (through a symlink to " + p.string() + ")");
   return p;
+}
+
+}  // namespace
+
+fs::path inside(const fs::path& root, std::string_view relative, std::string_view what) {
+  std::error_code ec;
+  fs::path root_c = fs::weakly_canonical(root, ec);
+  if (ec) throw failure("cannot resolve " + root.string() + ": " + ec.message(), root.string());
+  return inside_canonical(root_c, relative, what);
 }
 
 std::string cache_key(std::string_view url, std::string_view branch) {
@@ -614,13 +624,14 @@ Checkout Cache::checkout(const enrollment::Image& image) {
   Checkout c;
   if (image.local) {
     const auto& l = *image.local;
-    fs::path root = fs::weakly_canonical(options_.state_dir);
-    c.dir = inside(root, l.dir, "local.dir");
+    if (state_root_.empty()) state_root_ = fs::weakly_canonical(options_.state_dir);
+    const fs::path& root = state_root_;
+    c.dir = inside_canonical(root, l.dir, "local.dir");
     c.origin = "local dir " + l.dir;
     std::error_code ec;
     if (!fs::is_directory(c.dir, ec))
       throw failure("local.dir '" + l.dir + "' of image '" + image.name + "' is not a directory", c.dir.string());
-    c.dockerfile = inside(root, (fs::path(l.dir) / l.dockerfile).string(), "local.dockerfile");
+    c.dockerfile = inside_canonical(root, (fs::path(l.dir) / l.dockerfile).string(), "local.dockerfile");
     if (!fs::is_regular_file(c.dockerfile, ec))
       throw failure("the Dockerfile '" + l.dockerfile + "' of image '" + image.name + "' does not exist in " + l.dir,
                     c.dockerfile.string());
@@ -634,13 +645,13 @@ Checkout Cache::checkout(const enrollment::Image& image) {
   c.dir = fs::weakly_canonical(f.dir);
   c.revision = f.revision;
   c.origin = src.repo + " (branch " + src.branch + ")";
-  c.dockerfile = inside(c.dir, src.dockerfile, "source.dockerfile");
+  c.dockerfile = inside_canonical(c.dir, src.dockerfile, "source.dockerfile");
   std::error_code ec;
   if (!fs::is_regular_file(c.dockerfile, ec))
     throw failure("the Dockerfile '" + src.dockerfile + "' does not exist in " + src.repo + " (branch " + src.branch +
                   ", commit " + f.revision.substr(0, 12) + ")");
   c.context = src.context.empty() || src.context == "." ? (src.context.empty() ? c.dockerfile.parent_path() : c.dir)
-                                                        : inside(c.dir, src.context, "source.context");
+                                                        : inside_canonical(c.dir, src.context, "source.context");
   return c;
 }
 

@@ -149,7 +149,15 @@ run timeout 60 "$IMGFACTORY" --state-dir "$STATE" analyze --image api --git-time
 expect_rc 1 "an unreachable host fails the run"
 expect_err_contains "timed out after 2s" "the error says the connection timed out"
 if ((SECONDS - start < 15)); then pass "unreachable: failed in $((SECONDS - start))s (limit 2s)"; else fail "unreachable took $((SECONDS - start))s"; fi
+# https goes through the same timed connection (libgit2's TLS stream wraps it).
 git config --global --unset-all "url.git://127.0.0.1:$(cat "$T_TMP/blackhole.port")/.insteadOf"
+git_map_to "https://127.0.0.1:$(cat "$T_TMP/blackhole.port")/"
+start=$SECONDS
+run timeout 60 "$IMGFACTORY" --state-dir "$STATE" analyze --image api --git-timeout 2s
+expect_rc 1 "an unreachable https host fails the run"
+expect_err_contains "timed out after 2s" "https: the error says the connection timed out"
+if ((SECONDS - start < 15)); then pass "https unreachable: failed in $((SECONDS - start))s"; else fail "https unreachable took $((SECONDS - start))s"; fi
+git config --global --unset-all "url.https://127.0.0.1:$(cat "$T_TMP/blackhole.port")/.insteadOf"
 git_map_to "git://127.0.0.1:$(cat "$T_TMP/silent.port")/"
 start=$SECONDS
 run timeout 60 "$IMGFACTORY" --state-dir "$STATE" analyze --image api --git-timeout 2s
