@@ -382,8 +382,10 @@ std::vector<Rewrite> instead_of_rules() {
     add(found(git_config_find_global), GIT_CONFIG_LEVEL_GLOBAL);
   }
   std::vector<Rewrite> rules;
-  git_config_foreach_match(
-      cfg.p, "^url\\..*\\.insteadof$",
+  // Every entry, filtered here: libgit2 1.5's git_config_foreach_match leaks the PCRE match
+  // data of each entry that does not match.
+  git_config_foreach(
+      cfg.p,
       [](const git_config_entry* e, void* payload) -> int {
         auto* out = static_cast<std::vector<Rewrite>*>(payload);
         if (auto base = instead_of_base(e->name); base && e->value) out->push_back({*base, e->value});

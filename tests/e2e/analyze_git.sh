@@ -168,9 +168,13 @@ if ((SECONDS - start < 15)); then pass "silent: failed in $((SECONDS - start))s 
 for sig in INT TERM; do
   before=$(sha256sum "$STATE/images/api.yaml")
   start=$SECONDS
-  "$IMGFACTORY" --state-dir "$STATE" analyze --image api --git-timeout 60s >"$T_TMP/sig.out" 2>"$T_TMP/sig.err" &
+  "$IMGFACTORY" --state-dir "$STATE" analyze --image api --git-timeout 60s >"$T_TMP/out" 2>"$T_TMP/err" &
   pid=$!
-  sleep 1
+  # Signal it once it is waiting on the host (a SIGINT before its handlers are installed
+  # would be ignored: bash starts background jobs with SIGINT ignored).
+  for i in $(seq 1 300); do grep -q fetching "$T_TMP/err" && break; sleep 0.1; done
+  sleep 0.5
+  start=$SECONDS
   kill -s "$sig" "$pid"
   wait "$pid"
   RC=$?
