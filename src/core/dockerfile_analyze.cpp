@@ -676,6 +676,7 @@ Analysis analyze(std::string_view content, const std::string& file_label, const 
   }
 
   Analysis result;
+  result.warnings = ast.warnings;
   Resolver resolver(file_label, meta, defs, ast.escape_token, options);
   for (std::size_t i = 0; i < platforms.size(); ++i) {
     Resolved r = resolver.run(platforms[i]);
