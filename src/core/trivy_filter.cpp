@@ -34,6 +34,16 @@ int to_int(std::string_view s) {
 }
 
 // "YYYY-MM-DD", or an RFC 3339 date-time ("YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)"), as UTC.
+// system_clock counts nanoseconds: dates past 2262 (Trivy's "exp:9999-12-31") are clamped.
+std::chrono::system_clock::time_point clamp_time(std::chrono::sys_seconds t) {
+  using namespace std::chrono;
+  const auto max_s = duration_cast<seconds>(system_clock::time_point::max().time_since_epoch());
+  const auto min_s = duration_cast<seconds>(system_clock::time_point::min().time_since_epoch());
+  if (t.time_since_epoch() >= max_s) return system_clock::time_point::max();
+  if (t.time_since_epoch() <= min_s) return system_clock::time_point::min();
+  return system_clock::time_point{duration_cast<system_clock::duration>(t.time_since_epoch())};
+}
+
 std::optional<std::chrono::system_clock::time_point> parse_date(std::string_view text) {
   using namespace std::chrono;
   if (text.size() < 10 || text[4] != '-' || text[7] != '-') return std::nullopt;
@@ -42,7 +52,7 @@ std::optional<std::chrono::system_clock::time_point> parse_date(std::string_view
   year_month_day ymd{year{to_int(y)}, month{static_cast<unsigned>(to_int(m))}, day{static_cast<unsigned>(to_int(d))}};
   if (!ymd.ok()) return std::nullopt;
   sys_seconds t = sys_days{ymd};
-  if (text.size() == 10) return system_clock::time_point{t};
+  if (text.size() == 10) return clamp_time(t);
   // Time part.
   std::string_view rest = text.substr(10);
   if (rest.size() < 9 || (rest[0] != 'T' && rest[0] != 't' && rest[0] != ' ') || rest[3] != ':' || rest[6] != ':')
@@ -59,11 +69,11 @@ std::optional<std::chrono::system_clock::time_point> parse_date(std::string_view
     if (i == 1) return std::nullopt;
     rest = rest.substr(i);
   }
-  if (rest == "Z" || rest == "z") return system_clock::time_point{t};
+  if (rest == "Z" || rest == "z") return clamp_time(t);
   if (rest.size() == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':' && all_digits(rest.substr(1, 2)) &&
       all_digits(rest.substr(4, 2))) {
     auto off = hours{to_int(rest.substr(1, 2))} + minutes{to_int(rest.substr(4, 2))};
-    return system_clock::time_point{rest[0] == '+' ? t - off : t + off};
+    return clamp_time(rest[0] == '+' ? t - off : t + off);
   }
   return std::nullopt;
 }

@@ -357,7 +357,7 @@ class Handler {
         // Each key is a source (nvd, redhat, ...); its object is a cvss_entry.
         cvss_.emplace_back(k, Cvss{});
         field_ = Field::cvss;
-        key_ = "CVSS";
+        key_ = "<source>";
         return true;
       case Frame::cvss_entry: def = lookup(kCvssEntryKeys, kv); break;
       case Frame::misconf: def = lookup(kMisconfKeys, kv); break;
@@ -384,9 +384,8 @@ class Handler {
       case Frame::root:
         if (field_ == Field::trivy) return push(Frame::trivy);
         if (field_ == Field::metadata) return push(Frame::metadata);
-        if (field_ == Field::results) wrong("an array");
         if (field_ == Field::skip) return enter_skip();
-        wrong(field_ == Field::schema_version ? "a number" : "a string");
+        mismatch();
       case Frame::results:
         begin_result();
         return push(Frame::result);
@@ -396,7 +395,7 @@ class Handler {
           return push(Frame::misconf_summary);
         }
         if (field_ == Field::skip) return enter_skip();
-        wrong(field_ == Field::target || field_ == Field::klass || field_ == Field::type ? "a string" : "an array");
+        mismatch();
       case Frame::packages:
         pkg_name_.clear();
         pkg_version_.clear();
@@ -414,7 +413,7 @@ class Handler {
         if (field_ == Field::pkg_identifier) return push(Frame::pkg_identifier);
         if (field_ == Field::cvss) return push(Frame::cvss);
         if (field_ == Field::skip) return enter_skip();
-        wrong("a string");
+        mismatch();
       case Frame::cvss: return push(Frame::cvss_entry);
       case Frame::misconfs:
         misconf_ = Misconfiguration{};
@@ -423,16 +422,16 @@ class Handler {
       case Frame::misconf:
         if (field_ == Field::cause_metadata) return push(Frame::cause);
         if (field_ == Field::skip) return enter_skip();
-        wrong("a string");
+        mismatch();
       case Frame::secrets:
         secret_ = Secret{};
         ++finding_index_;
         return push(Frame::secret);
       case Frame::repo_tags:
-      case Frame::repo_digests: wrong("a string");
+      case Frame::repo_digests: wrong_element("a string", "an object");
       default:
         if (field_ == Field::skip) return enter_skip();
-        wrong("a scalar");
+        mismatch();
     }
   }
 
@@ -465,9 +464,7 @@ class Handler {
       case Frame::root:
         if (field_ == Field::results) return push(Frame::results);
         if (field_ == Field::skip) return enter_skip();
-        wrong(field_ == Field::trivy || field_ == Field::metadata ? "an object"
-              : field_ == Field::schema_version                   ? "a number"
-                                                                  : "a string");
+        mismatch();
       case Frame::metadata:
         if (field_ == Field::repo_tags) {
           header.has_repo_tags = true;
@@ -479,7 +476,7 @@ class Handler {
           return push(Frame::repo_digests);
         }
         if (field_ == Field::skip) return enter_skip();
-        wrong("a string");
+        mismatch();
       case Frame::result:
         switch (field_) {
           case Field::packages: return push(Frame::packages);
@@ -487,13 +484,12 @@ class Handler {
           case Field::misconfigurations: finding_index_ = -1; return push(Frame::misconfs);
           case Field::secrets: finding_index_ = -1; return push(Frame::secrets);
           case Field::skip: return enter_skip();
-          case Field::misconf_summary: wrong("an object");
-          default: wrong("a string");
+          default: mismatch();
         }
       case Frame::package:
         if (field_ == Field::locations) return push(Frame::pkg_locations);
         if (field_ == Field::skip) return enter_skip();
-        wrong("a string");
+        mismatch();
       case Frame::results:
       case Frame::packages:
       case Frame::pkg_locations:
@@ -504,7 +500,7 @@ class Handler {
       case Frame::repo_digests: wrong_element("a string", "an array");
       default:
         if (field_ == Field::skip) return enter_skip();
-        wrong("a scalar");
+        mismatch();
     }
   }
 
@@ -596,6 +592,36 @@ class Handler {
     }
     return p;
   }
+  // The JSON type a known field must have.
+  static const char* expected(Field f) {
+    switch (f) {
+      case Field::trivy:
+      case Field::metadata:
+      case Field::misconf_summary:
+      case Field::pkg_identifier:
+      case Field::cvss:
+      case Field::cause_metadata: return "an object";
+      case Field::results:
+      case Field::repo_tags:
+      case Field::repo_digests:
+      case Field::packages:
+      case Field::vulnerabilities:
+      case Field::misconfigurations:
+      case Field::secrets:
+      case Field::locations: return "an array";
+      case Field::schema_version:
+      case Field::v2_score:
+      case Field::v3_score:
+      case Field::v40_score: return "a number";
+      case Field::successes:
+      case Field::failures:
+      case Field::exceptions:
+      case Field::start_line:
+      case Field::end_line: return "a non-negative integer";
+      default: return "a string";
+    }
+  }
+  [[noreturn]] void mismatch() const { wrong(expected(field_)); }
   [[noreturn]] void wrong(const char* expected) const {
     std::string p = path();
     if (!p.empty()) p += ".";
@@ -685,10 +711,10 @@ class Handler {
       case Field::version: header.trivy_version = take_string(v); return true;
       case Field::image_id: header.image_id = take_string(v); return true;
       case Field::trivy:
-      case Field::metadata: wrong("an object");
+      case Field::metadata:
       case Field::results:
       case Field::repo_tags:
-      case Field::repo_digests: wrong("an array");
+      case Field::repo_digests: wrong(expected(field));
       default: break;
     }
     switch (f) {
@@ -701,8 +727,7 @@ class Handler {
             return true;
           case Field::klass: meta_.klass = take_string(v); return true;
           case Field::type: meta_.type = take_string(v); return true;
-          case Field::misconf_summary: wrong("an object");
-          default: wrong("an array");
+          default: wrong(expected(field));
         }
       case Frame::misconf_summary:
         if (field == Field::successes) misconf_summary_->successes = take_count(v);
@@ -712,7 +737,7 @@ class Handler {
       case Frame::package:
         if (field == Field::name) pkg_name_ = take_string(v);
         else if (field == Field::pkg_version) pkg_version_ = take_string(v);
-        else wrong("an array");
+        else wrong(expected(field));
         return true;
       case Frame::pkg_location:
         if (field == Field::start_line) location_.start_line = take_int(v);
@@ -733,7 +758,7 @@ class Handler {
         }
         return true;
       }
-      case Frame::cvss: wrong("an object");
+      case Frame::cvss: wrong(expected(field));
       case Frame::misconf: misconf_field(field, v); return true;
       case Frame::cause:
         if (field == Field::start_line) misconf_.start_line = take_int(v);
@@ -758,7 +783,7 @@ class Handler {
       case Field::primary_url: vuln_.primary_url = take_string(v); break;
       case Field::description: vuln_.description = take_string(v); break;
       case Field::severity_source: vuln_.severity_source = take_string(v); break;
-      default: wrong("an object");  // PkgIdentifier, CVSS
+      default: wrong(expected(field));  // PkgIdentifier, CVSS
     }
   }
   void misconf_field(Field field, const Scalar& v) {
@@ -773,7 +798,7 @@ class Handler {
       case Field::primary_url: misconf_.primary_url = take_string(v); break;
       case Field::description: misconf_.description = take_string(v); break;
       case Field::resolution: misconf_.resolution = take_string(v); break;
-      default: wrong("an object");  // CauseMetadata
+      default: wrong(expected(field));  // CauseMetadata
     }
   }
   void secret_field(Field field, const Scalar& v) {
