@@ -4,6 +4,8 @@ reports in ../shared/fixtures/trivy.
 
 usage: gen_report.py FIXTURES_DIR OUT.json [--mb SIZE] [--one-target N]
 
+FIXTURES_DIR holds Trivy reports (*.json.golden, *.json) whose Results are replicated.
+
 --mb SIZE       stop once the report reaches about SIZE MB (default 200)
 --one-target N  instead: one Result with N small vulnerabilities (the "1,000,000 findings in
                 one target" stress case)
@@ -18,14 +20,15 @@ import sys
 
 def load_findings(fixtures):
     results = []
-    for path in sorted(glob.glob(os.path.join(fixtures, "*.json.golden"))):
+    paths = glob.glob(os.path.join(fixtures, "*.json.golden")) + glob.glob(os.path.join(fixtures, "*.json"))
+    for path in sorted(paths):
         with open(path, encoding="utf-8") as f:
             report = json.load(f)
         for r in report.get("Results") or []:
             if r.get("Vulnerabilities") or r.get("Misconfigurations") or r.get("Secrets"):
                 results.append(r)
     if not results:
-        sys.exit(f"no findings in {fixtures}/*.json.golden")
+        sys.exit(f"no findings in {fixtures}/*.json.golden or *.json")
     return results
 
 
