@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -220,6 +221,9 @@ struct ScanOptions {
   Detail detail = Detail::full;
   FilterOptions filters;
   Policy policy;
+  // Called before each chunk (1 MiB) of the report is read; may throw to abandon the read
+  // (the CLI passes proc::throw_if_interrupted so Ctrl-C stops a multi-GB read promptly).
+  std::function<void()> check_interrupt;
 };
 
 struct ScanOutcome {

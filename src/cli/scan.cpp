@@ -93,6 +93,7 @@ int run_scan(const Globals& g, const ScanOptions& o) {
       throw input_error("--fail-on: unknown severity '" + o.fail_on + "'", {}, 0,
                         "use one of CRITICAL, HIGH, MEDIUM, LOW, UNKNOWN");
   }
+  so.check_interrupt = [] { proc::throw_if_interrupted(); };
   auto timeout = enrollment::parse_duration(o.timeout);
   if (!timeout) throw input_error("--timeout: '" + o.timeout + "' is not a duration", {}, 0, "e.g. 90s, 15m, 1h");
 
@@ -146,7 +147,14 @@ int run_scan(const Globals& g, const ScanOptions& o) {
     if (!fs::exists(ro.output, ec))
       throw failure("trivy exited successfully but wrote no report", ro.output.string(), 0,
                     "check that TRIVY points at Trivy (it must honour --output)");
-    scan = trivy::scan_file(ro.output, so);
+    try {
+      scan = trivy::scan_file(ro.output, so);
+    } catch (const Error& e) {
+      if (e.code() != Exit::usage) throw;
+      // We ran Trivy: a report we cannot read is the scanner's failure, not the user's input.
+      throw failure("Trivy wrote a report imgfactory cannot read: " + e.message(), e.file(), e.line(), e.hint());
+    }
+    scan.source = o.save_report;
     if (!o.save_report.empty()) {
       fs::rename(ro.output, o.save_report, ec);
       if (ec) throw failure("cannot save the report: " + ec.message(), o.save_report);

@@ -238,7 +238,7 @@ void render_json(const trivy::ScanOutcome& scan, const Context& ctx, std::ostrea
   j["policy"] = {{"failOn", p.fail_on ? oj(std::string(trivy::to_string(*p.fail_on))) : oj(nullptr)},
                  {"passed", p.passed},
                  {"violations", p.total()}};
-  j["report"] = {{"file", scan.source}, {"sha256", scan.sha256}, {"bytes", scan.bytes},
+  j["report"] = {{"file", scan.source.empty() ? oj(nullptr) : oj(scan.source)}, {"sha256", scan.sha256}, {"bytes", scan.bytes},
                  {"createdAt", scan.header.created_at}, {"trivyVersion", scan.header.trivy_version}};
   out << j.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << '\n';
 }

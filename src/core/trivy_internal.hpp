@@ -2,6 +2,7 @@
 // Internal pieces of the trivy module shared by its source files (not a public header).
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -48,5 +49,19 @@ struct ReadStats {
 // report (not JSON, truncated, invalid UTF-8, another SchemaVersion, wrong shapes).
 ReportHeader read_report(ByteSource& source, const std::string& label, Detail detail,
                          ReportSink& sink, ReadStats& stats);
+
+// Wraps a source so that `check` runs before every read (interruption).
+class CheckedSource final : public ByteSource {
+ public:
+  CheckedSource(ByteSource& inner, const std::function<void()>& check) : inner_(inner), check_(check) {}
+  std::size_t read(char* buf, std::size_t n) override {
+    if (check_) check_();
+    return inner_.read(buf, n);
+  }
+
+ private:
+  ByteSource& inner_;
+  const std::function<void()>& check_;
+};
 
 }  // namespace imgf::trivy::detail

@@ -285,7 +285,8 @@ ScanOutcome run(detail::ByteSource& source, const std::string& label, const Scan
   out.source = label;
   Pipeline pipeline(options, out);
   detail::ReadStats stats;
-  out.header = detail::read_report(source, label, options.detail, pipeline, stats);
+  detail::CheckedSource checked(source, options.check_interrupt);
+  out.header = detail::read_report(checked, label, options.detail, pipeline, stats);
   pipeline.finish();
   out.sha256 = std::move(stats.sha256);
   out.bytes = stats.bytes;

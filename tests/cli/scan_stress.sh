@@ -89,6 +89,19 @@ elif [[ $rss_kb -gt 0 ]]; then
   ((rss_kb * 1024 * 4 < bytes)) || fail "million: peak RSS ${rss_kb} KB is not far below the file size ($bytes bytes)"
 fi
 
+# Ctrl-C during a long read stops it promptly with 130 (the reader checks between chunks).
+timeout 600 "$IMGFACTORY" scan --report "$tmp/million.json" --format json >/dev/null 2>"$tmp/err" &
+pid=$!
+sleep 0.2
+if kill -INT "$pid" 2>/dev/null; then
+  rc=0
+  wait "$pid" || rc=$?
+  [[ $rc -eq 130 ]] || fail "SIGINT during the read: exit $rc"
+else
+  wait "$pid" || true
+  echo "note: the read finished before SIGINT could be sent" >&2
+fi
+
 if [[ $fails -ne 0 ]]; then
   echo "$fails failure(s)" >&2
   exit 1

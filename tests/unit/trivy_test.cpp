@@ -267,6 +267,24 @@ TEST(TrivyReader, ToleratesNullAndAbsentFieldsAndAnyKeyOrder) {
   EXPECT_EQ(out.results[0].klass, "lang-pkgs");
 }
 
+TEST(TrivyReader, InterruptionCheckRunsPerChunk) {
+  std::string big = R"({"SchemaVersion": 2, "Metadata": {"Pad": ")" + std::string(3u << 20, 'x') + R"("}})";
+  int calls = 0;
+  ScanOptions o = opts();
+  o.check_interrupt = [&] { ++calls; };
+  scan_string(big, "big.json", o);
+  EXPECT_GE(calls, 4);  // 3 MiB and more in 1 MiB chunks, plus the final empty read
+  o.check_interrupt = [&] {
+    if (--calls < 2) throw imgf::Error(imgf::Exit::sigint, "interrupted");
+  };
+  try {
+    scan_string(big, "big.json", o);
+    FAIL();
+  } catch (const imgf::Error& e) {
+    EXPECT_EQ(e.exit_code(), 130);
+  }
+}
+
 // ---- filters --------------------------------------------------------------------------------------
 TEST(TrivyFilters, NoFiltersCountsEverything) {
   ScanOutcome out = scan_file(data("filters.json"), opts());
