@@ -1,7 +1,9 @@
 // `imgfactory synth`: Kargo manifests for the enrolled images.
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <cstdio>
+#include <fstream>
 #include <memory>
 
 #include "commands.hpp"
@@ -13,6 +15,24 @@
 namespace imgf::cli {
 
 namespace {
+
+// True when `path` holds exactly `content`; streams the file (manifests of a large fleet are
+// tens of MB: no second copy in memory), and a size mismatch answers without reading.
+bool same_content(const std::filesystem::path& path, std::string_view content) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec || size != content.size()) return false;
+  std::ifstream in(path, std::ios::binary);
+  std::array<char, 1 << 16> buf{};
+  std::size_t off = 0;
+  while (in && off < content.size()) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    const auto got = static_cast<std::size_t>(in.gcount());
+    if (got == 0 || content.compare(off, got, std::string_view(buf.data(), got)) != 0) return false;
+    off += got;
+  }
+  return off == content.size();
+}
 
 struct SynthOptions {
   std::string output;  // empty: <state-dir>/dist/image-factory.k8s.yaml; "-": stdout
@@ -41,7 +61,8 @@ int run_synth(const Globals& g, const SynthOptions& opts) {
   } else {
     const std::filesystem::path out =
         opts.output.empty() ? layout.dist_dir / "image-factory.k8s.yaml" : std::filesystem::path(opts.output);
-    const bool changed = fsutil::write_if_changed(out, m.yaml);
+    const bool changed = !same_content(out, m.yaml);
+    if (changed) fsutil::atomic_write(out, m.yaml);
     spdlog::info("{} {}: {} documents ({} Warehouses, {} Stages, {} AnalysisTemplates)",
                  changed ? "wrote" : "unchanged", out.string(), m.documents, m.warehouses, m.stages,
                  m.analysis_templates);

@@ -253,6 +253,27 @@ TEST(KargoSynth, WorkflowOutsideGitHubFallsBackToTheBuildTemplate) {
   EXPECT_NE(m.yaml.find("- name: image-factory-build\n"), std::string::npos);
 }
 
+TEST(KargoSynth, CredentialsInSourceUrlsAreNotWritten) {
+  imgf::test::TempDir dir;
+  dir.write("images.yaml", "- name: app\n  registry: ghcr.io\n  repository: a/app\n  source:\n"
+                           "    repo: https://bot:s3cr3t@github.com/a/app.git\n    workflow: app.yml\n");
+  dir.write("images/app.yaml", "baseImages:\n  - alpine-3.20\n");
+  dir.write("base-images/alpine-3.20.yaml", "repository: library/alpine\ntag: '3.20'\n");
+  const Manifests m = synthesize(load_state(dir.path()), golden_options());
+  EXPECT_EQ(m.yaml.find("s3cr3t"), std::string::npos);
+  EXPECT_NE(m.yaml.find("repoURL: https://github.com/a/app.git\n"), std::string::npos);
+  EXPECT_NE(m.yaml.find("https://api.github.com/repos/a/app/actions/workflows/app.yml/dispatches"), std::string::npos);
+}
+
+TEST(KargoSynth, EmptyEnrollment) {
+  imgf::test::TempDir dir;
+  dir.write("images.yaml", "# nothing enrolled yet\n");
+  const Manifests m = synthesize(load_state(dir.path()), Options{});
+  EXPECT_EQ(m.documents, 4u) << m.yaml;  // Namespace, Project, ProjectConfig, ServiceAccount
+  EXPECT_EQ(m.stages + m.warehouses + m.analysis_templates, 0u);
+  EXPECT_NE(m.yaml.find("kind: ProjectConfig"), std::string::npos);
+}
+
 TEST(KargoSynth, BadRegexInAStateFileNamesFileAndLine) {
   imgf::test::TempDir dir;
   dir.write("images.yaml", "- name: app\n  registry: ghcr.io\n  repository: a/app\n  source:\n    repo: a/app\n");
@@ -309,6 +330,7 @@ TEST(KargoSynth, ValidatesOptions) {
   bad([](Options& o) { o.base_interval = "1d"; });
   bad([](Options& o) { o.registry_secret = "Bad_Secret"; });
   bad([](Options& o) { o.state_repo = "not a url"; });
+  bad([](Options& o) { o.state_repo = "https://user:token@github.com/a/state.git"; });
   bad([](Options& o) { o.state_branch = "-x"; });
   bad([](Options& o) { o.state_path = "../up"; });
   bad([](Options& o) { o.namespace_labels = {{"bad key!", "v"}}; });
