@@ -19,6 +19,10 @@ struct Options {
 Options default_options();
 // Throws imgf::Error (exit 2) on an unknown level.
 void setup(const Options& options);
+// The format set by setup() (text before it).
+Format current_format();
+// Reports a fatal error: a JSON log line in json mode, else "imgfactory: <text>" on stderr.
+void report_error(const std::string& text);
 
 // A secret value (token, password) to mask wherever it appears in a log line.
 void add_secret(std::string secret);

@@ -88,12 +88,12 @@ int main(int argc, char** argv) {
     return run(argc, argv);
   } catch (const imgf::Error& e) {
     std::fflush(stdout);
-    std::fprintf(stderr, "imgfactory: %s\n", imgf::log::redact(e.formatted()).c_str());
+    imgf::log::report_error(e.formatted());
     if (int sig = imgf::proc::pending_signal(); sig != 0) return imgf::proc::exit_code_for_signal(sig);
     return e.exit_code();
   } catch (const std::exception& e) {
     std::fflush(stdout);
-    std::fprintf(stderr, "imgfactory: internal error: %s\n", imgf::log::redact(e.what()).c_str());
+    imgf::log::report_error(std::string("internal error: ") + e.what());
     return static_cast<int>(imgf::Exit::failure);
   }
 }

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -90,6 +91,8 @@ class Sink final : public spdlog::sinks::base_sink<std::mutex> {
   bool color_;
 };
 
+std::atomic<Format> g_format{Format::text};
+
 }  // namespace
 
 Options default_options() {
@@ -122,6 +125,18 @@ void setup(const Options& options) {
   logger->set_level(level);
   logger->flush_on(spdlog::level::trace);
   spdlog::set_default_logger(logger);
+  g_format = options.format;
+}
+
+Format current_format() { return g_format.load(); }
+
+void report_error(const std::string& text) {
+  if (g_format.load() == Format::json) {
+    spdlog::error("{}", text);
+    return;
+  }
+  std::string line = "imgfactory: " + redact(text) + "\n";
+  std::fwrite(line.data(), 1, line.size(), stderr);
 }
 
 void add_secret(std::string secret) {
