@@ -64,7 +64,8 @@ struct Options {
 };
 
 // Reads the environment into the Options fields that come from it: CONTAINERS_STORAGE_CONF,
-// CONTAINERS_REGISTRIES_CONF, and the cache file (default_cache_file()).
+// CONTAINERS_REGISTRIES_CONF, IMGFACTORY_CONTAINERS_DIR (default /etc/containers) and the cache
+// file (default_cache_file()).
 Options options_from_environment();
 
 // IMGFACTORY_IN_IMAGE=1/0 decides; otherwise inside when /run/.containerenv exists (podman,

@@ -207,6 +207,7 @@ Check probe_config(const std::string& name, const fs::path& file) {
 
 Options options_from_environment() {
   Options o;
+  if (auto v = env("IMGFACTORY_CONTAINERS_DIR")) o.containers_dir = fs::path(*v);
   if (auto v = env("CONTAINERS_STORAGE_CONF")) o.storage_conf = fs::path(*v);
   if (auto v = env("CONTAINERS_REGISTRIES_CONF")) o.registries_conf = fs::path(*v);
   o.cache_file = default_cache_file();
@@ -214,6 +215,7 @@ Options options_from_environment() {
 }
 
 bool detect_in_image(const fs::path& containers_dir) {
+  // The builder image sets IMGFACTORY_IN_IMAGE=1; podman and buildah create /run/.containerenv.
   if (auto v = env("IMGFACTORY_IN_IMAGE")) return *v != "0" && *v != "false" && *v != "no";
   std::error_code ec;
   return fs::exists("/run/.containerenv", ec) && fs::is_directory(containers_dir, ec);
