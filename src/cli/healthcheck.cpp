@@ -42,10 +42,14 @@ Command add_healthcheck(CLI::App& root) {
   auto* require = app->add_option("--require", args->require,
                                   "comma-separated tools that must be present (default: task,podman,buildah,"
                                   "skopeo,trivy,git)")
-                      ->envname("IMGFACTORY_HEALTH_REQUIRE");
+                      ->envname("IMGFACTORY_HEALTH_REQUIRE")
+                      ->delimiter(',')
+                      ->allow_extra_args(false);
   auto* optional = app->add_option("--optional", args->optional,
                                    "comma-separated tools reported but not required (default: kubectl,jq)")
-                       ->envname("IMGFACTORY_HEALTH_OPTIONAL");
+                       ->envname("IMGFACTORY_HEALTH_OPTIONAL")
+                       ->delimiter(',')
+                       ->allow_extra_args(false);
   app->add_option("--cache", args->cache,
                   "version cache file (default $XDG_CACHE_HOME/imgfactory/health.json; env "
                   "IMGFACTORY_HEALTH_CACHE)");
