@@ -174,6 +174,7 @@ std::string render_text(const Report& report) {
     std::string line = "  " + pad(status, 5) + pad(c.name, name_w + 2) + pad(c.version.value_or("-"), version_w + 2);
     if (c.path) line += *c.path;
     if (c.error) line += (c.path ? "  " : "") + *c.error;
+    else if (c.kind == "storage") line += "  writable";
     if (!c.required) line += " (optional)";
     if (c.cached) line += "  (cached)";
     else if (c.kind == "tool" && c.ok) line += "  " + format_ms(c.ms);
