@@ -27,10 +27,14 @@ for tool in buildah debootstrap python3; do
   fi
 done
 
-# A tag of its own, so a concurrent run of the script by hand keeps its image.
-export BUILDER_IMAGE="localhost/imgfactory-builder:e2e-$$"
+# The image is built under the script's default name (localhost/imgfactory-builder:debian) and
+# kept, like a build tree: removing it would also drop its layer cache and make the next run
+# cold. `bash scripts/builder-image.sh clean` removes it and the base. The working container
+# is removed on exit.
+export BUILDER_IMAGE="localhost/imgfactory-builder:debian"
 export BUILDAH_ISOLATION=chroot
-t_on_exit 'buildah rmi "$BUILDER_IMAGE" >/dev/null 2>&1'
+ctr=""
+t_on_exit '[[ -n "$ctr" ]] && buildah rm "$ctr" >/dev/null 2>&1'
 cd "$IMGF_SOURCE_DIR"
 
 start=$(date +%s)
@@ -71,7 +75,6 @@ if ((RC == 0)); then pass "image config: user 1000, BUILDAH_ISOLATION=chroot, HE
 else fail "image config: $(cat "$T_TMP/config-check")"; fi
 
 ctr=$(buildah from --pull=never "$BUILDER_IMAGE")
-t_on_exit "buildah rm '$ctr' >/dev/null 2>&1"
 in_image() { buildah run --isolation chroot --user 1000:1000 "$ctr" -- "$@"; }
 
 run in_image id -u
