@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace imgf::enrollment {
@@ -21,6 +22,9 @@ struct Source {
   std::string pipeline;    // GitLab (kept for compatibility)
   std::string job;
   int line = 0;
+  // The known keys of the source mapping with their values, in the order images.yaml gives
+  // them (state files copy the enrollment in this order, as the original tool did).
+  std::vector<std::pair<std::string, std::string>> fields;
   // https URL of the repository: https://github.com/<repo>.git (or the repo itself if a URL)
   [[nodiscard]] std::string url() const;
 };
@@ -37,6 +41,8 @@ struct UpdateTarget {
   std::string repo;
   std::string path;
   std::string type;
+  // The keys present, in images.yaml order, with their values.
+  std::vector<std::pair<std::string, std::string>> fields;
 };
 
 struct Image {

@@ -1,4 +1,5 @@
 #include "analyze_dockerfile.hpp"
+#include "analyze_enrollment.hpp"
 #include "commands.hpp"
 #include "imgfactory/error.hpp"
 
@@ -13,6 +14,7 @@ struct AnalyzeOptions {
   bool offline = false;
   bool dry_run = false;
   std::string graph;
+  std::string git_timeout = "30s";
   // One Dockerfile.
   AnalyzeDockerfileOptions dockerfile;
 };
@@ -30,6 +32,8 @@ Command add_analyze(CLI::App& root) {
   app->add_flag("--offline", opts->offline, "use only cached sources");
   app->add_flag("--dry-run", opts->dry_run, "show what would be written, write nothing");
   app->add_option("--graph", opts->graph, "print the dependency graph")->check(CLI::IsMember({"json", "dot", "mermaid"}));
+  app->add_option("--git-timeout", opts->git_timeout,
+                  "give up on a git host that does not connect or answer for this long (default 30s)");
   app->add_option("--format", opts->dockerfile.format, "text or json (and ast with --dockerfile)")
       ->check(CLI::IsMember({"text", "json", "ast"}));
   app->add_option("--dockerfile", opts->dockerfile.dockerfile, "analyze this one Dockerfile; writes nothing");
@@ -38,11 +42,18 @@ Command add_analyze(CLI::App& root) {
   app->add_option("--platform", opts->dockerfile.platforms, "OS/ARCH target platform (repeatable, with --dockerfile)")
       ->allow_extra_args(false);
   app->add_option("--target", opts->dockerfile.target, "stop after this stage (with --dockerfile)");
-  cmd.run = [opts](const Globals&) -> int {
+  cmd.run = [opts](const Globals& g) -> int {
     if (!opts->dockerfile.dockerfile.empty()) return run_analyze_dockerfile(opts->dockerfile);
     if (opts->dockerfile.format == "ast") throw input_error("--format ast needs --dockerfile FILE");
-    throw input_error("analyze of the whole enrollment is not implemented yet (issue #3)", {}, 0,
-                      "use 'imgfactory analyze --dockerfile FILE' for one Dockerfile");
+    AnalyzeEnrollmentOptions e;
+    e.images = opts->images;
+    e.cache_dir = opts->cache_dir;
+    e.offline = opts->offline;
+    e.dry_run = opts->dry_run;
+    e.graph = opts->graph;
+    e.format = opts->dockerfile.format;
+    e.git_timeout = opts->git_timeout;
+    return run_analyze_enrollment(e, g);
   };
   return cmd;
 }

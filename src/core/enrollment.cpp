@@ -103,6 +103,12 @@ Source read_source(const Reader& rd, const YAML::Node& n) {
   }
   if (n["pipeline"]) s.pipeline = rd.str(n["pipeline"], "source.pipeline");
   if (n["job"]) s.job = rd.str(n["job"], "source.job");
+  static const std::set<std::string> known = {"provider", "repo",    "branch",   "dockerfile",
+                                              "workflow", "context", "pipeline", "job"};
+  for (const auto& kv : n) {
+    if (!kv.first.IsScalar() || !known.contains(kv.first.Scalar())) continue;
+    s.fields.emplace_back(kv.first.Scalar(), kv.second.IsScalar() ? kv.second.Scalar() : std::string());
+  }
   return s;
 }
 
@@ -177,6 +183,10 @@ Image read_image(const Reader& rd, const YAML::Node& n) {
       if (item["repo"]) t.repo = rd.str(item["repo"], "updates.repo");
       if (item["path"]) t.path = rd.str(item["path"], "updates.path");
       if (item["type"]) t.type = rd.str(item["type"], "updates.type");
+      for (const auto& kv : item) {
+        const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : std::string();
+        if (key == "repo" || key == "path" || key == "type") t.fields.emplace_back(key, kv.second.Scalar());
+      }
       img.updates.push_back(std::move(t));
     }
   }

@@ -1,0 +1,85 @@
+#include "analyze_enrollment.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+
+#include "imgfactory/analyze.hpp"
+#include "imgfactory/enrollment.hpp"
+#include "imgfactory/error.hpp"
+
+namespace imgf::cli {
+namespace {
+
+// SOURCE_DATE_EPOCH (reproducible builds) fixes the time written into state files.
+std::function<std::string()> clock_from_env() {
+  const char* epoch = std::getenv("SOURCE_DATE_EPOCH");
+  if (epoch == nullptr || *epoch == '\0') return {};
+  char* end = nullptr;
+  long long secs = std::strtoll(epoch, &end, 10);
+  if (end == nullptr || *end != '\0' || secs < 0)
+    throw input_error("SOURCE_DATE_EPOCH must be a number of seconds, not '" + std::string(epoch) + "'");
+  std::time_t t = static_cast<std::time_t>(secs);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  std::string now = buf;
+  return [now] { return now; };
+}
+
+void print(const std::string& s) {
+  std::fwrite(s.data(), 1, s.size(), stdout);
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+int run_analyze_enrollment(const AnalyzeEnrollmentOptions& o, const Globals& g) {
+  if (o.format != "text" && o.format != "json")
+    throw input_error("--format " + o.format + " needs --dockerfile FILE", {}, 0,
+                      "the whole enrollment is reported as text or json");
+  if (!o.graph.empty() && o.format == "json")
+    throw input_error("--graph and --format json both write to stdout", {}, 0,
+                      "use --graph json for the graph, or --format json for the report");
+  auto timeout = enrollment::parse_duration(o.git_timeout);
+  if (!timeout || timeout->count() <= 0)
+    throw input_error("--git-timeout '" + o.git_timeout + "' is not a duration", {}, 0, "e.g. 30s, 2m");
+
+  analyze::Options opts;
+  opts.state_dir = g.state_dir;
+  opts.images_file = g.images_file;
+  opts.cache_dir = o.cache_dir;
+  opts.only = o.images;
+  opts.offline = o.offline;
+  opts.dry_run = o.dry_run;
+  opts.connect_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*timeout);
+  opts.io_timeout = opts.connect_timeout;
+  opts.clock = clock_from_env();
+
+  auto discoverer = analyze::dockerfile_discoverer();
+  analyze::Report report = analyze::run(opts, *discoverer);
+
+  if (o.graph == "json") print(graph::to_json(report.graph));
+  else if (o.graph == "dot") print(graph::to_dot(report.graph));
+  else if (o.graph == "mermaid") print(graph::to_mermaid(report.graph));
+  else if (o.format == "json") print(analyze::to_json(report));
+  else print(analyze::to_text(report));
+  if (!o.graph.empty()) {
+    std::string text = analyze::to_text(report);
+    while (!text.empty() && text.back() == '\n') text.pop_back();
+    std::size_t last = text.rfind('\n');
+    spdlog::info("{}", last == std::string::npos ? text : text.substr(last + 1));
+  }
+  if (report.exit_code() != 0)
+    spdlog::error("{} of {} images could not be analysed; their state keeps the previous base images",
+                  std::count_if(report.images.begin(), report.images.end(),
+                                [](const analyze::ImageOutcome& i) { return i.status == state::Discovery::failed; }),
+                  report.images.size());
+  return report.exit_code();
+}
+
+}  // namespace imgf::cli

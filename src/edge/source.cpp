@@ -1,0 +1,663 @@
+#include "imgfactory/source.hpp"
+
+#include <fcntl.h>
+#include <git2.h>
+#include <git2/sys/stream.h>
+#include <netdb.h>
+#include <poll.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <random>
+
+#include "imgfactory/error.hpp"
+#include "imgfactory/fsutil.hpp"
+#include "imgfactory/log.hpp"
+#include "imgfactory/process.hpp"
+
+namespace imgf::source {
+namespace fs = std::filesystem;
+
+namespace {
+
+// --- a timed socket stream for libgit2 --------------------------------------------------------
+//
+// libgit2 1.5 connects with a blocking connect() and reads without a timeout, so an
+// unreachable or silent host hangs a fetch for minutes. We register our own standard
+// (non-TLS) stream: libgit2's TLS streams and its git:// and http:// transports all create
+// their sockets through it. Its first members mirror libgit2's own git_socket_stream
+// (parent, host, port, socket), which the ssh transport reads to hand the socket to libssh2;
+// the socket stays in blocking mode for libssh2, we poll before each read and write.
+
+std::atomic<long> g_connect_timeout_ms{15000};
+std::atomic<long> g_io_timeout_ms{60000};
+
+struct TimedStream {
+  git_stream parent;
+  char* host;
+  char* port;
+  int s;
+};
+
+void set_net_error(const std::string& msg) { git_error_set_str(GIT_ERROR_NET, msg.c_str()); }
+
+std::string where(const TimedStream* ts) { return std::string(ts->host) + ":" + ts->port; }
+
+std::string seconds_text(long ms) {
+  if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
+  return std::to_string(ms) + "ms";
+}
+
+// Waits until fd is ready for `events`; 1 ready, 0 timed out, -1 error or interrupted
+// (git error set).
+int wait_fd(TimedStream* ts, short events, long timeout_ms, const char* doing) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (true) {
+    if (proc::pending_signal() != 0) {
+      set_net_error("interrupted while " + std::string(doing) + " " + where(ts));
+      return -1;
+    }
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return 0;
+    pollfd p{ts->s, events, 0};
+    int rc = ::poll(&p, 1, static_cast<int>(std::min<long>(left.count(), 200)));
+    if (rc < 0) {
+      if (errno == EINTR) continue;
+      set_net_error(std::string(doing) + " " + where(ts) + ": " + std::strerror(errno));
+      return -1;
+    }
+    if (rc > 0) return 1;
+  }
+}
+
+int ts_connect(git_stream* stream) {
+  auto* ts = reinterpret_cast<TimedStream*>(stream);
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (int rc = ::getaddrinfo(ts->host, ts->port, &hints, &res); rc != 0) {
+    set_net_error("failed to resolve address for " + std::string(ts->host) + ": " + ::gai_strerror(rc));
+    return -1;
+  }
+  const long timeout = g_connect_timeout_ms.load();
+  std::string last_error = "no address";
+  bool timed_out = false;
+  for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
+    int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+    if (fd < 0) {
+      last_error = std::strerror(errno);
+      continue;
+    }
+    int rc = ::connect(fd, ai->ai_addr, ai->ai_addrlen);
+    if (rc != 0 && errno == EINPROGRESS) {
+      ts->s = fd;
+      int w = wait_fd(ts, POLLOUT, timeout, "connecting to");
+      ts->s = -1;
+      if (w < 0) {
+        ::close(fd);
+        ::freeaddrinfo(res);
+        return -1;
+      }
+      if (w == 0) {
+        timed_out = true;
+        last_error = "timed out after " + seconds_text(timeout);
+        ::close(fd);
+        continue;
+      }
+      int err = 0;
+      socklen_t len = sizeof err;
+      ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+      rc = err == 0 ? 0 : -1;
+      if (err != 0) errno = err;
+    }
+    if (rc != 0) {
+      last_error = std::strerror(errno);
+      ::close(fd);
+      continue;
+    }
+    int flags = ::fcntl(fd, F_GETFL);
+    ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+    ts->s = fd;
+    ::freeaddrinfo(res);
+    return 0;
+  }
+  ::freeaddrinfo(res);
+  set_net_error((timed_out ? "connection to " : "cannot connect to ") + where(ts) + ": " + last_error);
+  return -1;
+}
+
+ssize_t ts_read(git_stream* stream, void* data, size_t len) {
+  auto* ts = reinterpret_cast<TimedStream*>(stream);
+  while (true) {
+    int w = wait_fd(ts, POLLIN, g_io_timeout_ms.load(), "reading from");
+    if (w < 0) return -1;
+    if (w == 0) {
+      set_net_error("no data from " + where(ts) + " for " + seconds_text(g_io_timeout_ms.load()));
+      return -1;
+    }
+    ssize_t n = ::recv(ts->s, data, len, MSG_DONTWAIT);
+    if (n >= 0) return n;
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) continue;
+    set_net_error("error reading from " + where(ts) + ": " + std::strerror(errno));
+    return -1;
+  }
+}
+
+ssize_t ts_write(git_stream* stream, const char* data, size_t len, int /*flags*/) {
+  auto* ts = reinterpret_cast<TimedStream*>(stream);
+  size_t done = 0;
+  while (done < len) {
+    int w = wait_fd(ts, POLLOUT, g_io_timeout_ms.load(), "writing to");
+    if (w < 0) return -1;
+    if (w == 0) {
+      set_net_error("cannot send to " + where(ts) + " for " + seconds_text(g_io_timeout_ms.load()));
+      return -1;
+    }
+    ssize_t n = ::send(ts->s, data + done, len - done, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) continue;
+      set_net_error("error writing to " + where(ts) + ": " + std::strerror(errno));
+      return -1;
+    }
+    done += static_cast<size_t>(n);
+  }
+  return static_cast<ssize_t>(len);
+}
+
+int ts_close(git_stream* stream) {
+  auto* ts = reinterpret_cast<TimedStream*>(stream);
+  if (ts->s >= 0) ::close(ts->s);
+  ts->s = -1;
+  return 0;
+}
+
+void ts_free(git_stream* stream) {
+  auto* ts = reinterpret_cast<TimedStream*>(stream);
+  ts_close(stream);
+  std::free(ts->host);
+  std::free(ts->port);
+  delete ts;
+}
+
+int ts_init(git_stream** out, const char* host, const char* port) {
+  auto* ts = new TimedStream{};
+  ts->parent.version = GIT_STREAM_VERSION;
+  ts->parent.encrypted = 0;
+  ts->parent.proxy_support = 0;
+  ts->parent.connect = ts_connect;
+  ts->parent.read = ts_read;
+  ts->parent.write = ts_write;
+  ts->parent.close = ts_close;
+  ts->parent.free = ts_free;
+  ts->host = ::strdup(host);
+  ts->port = ::strdup(port);
+  ts->s = -1;
+  *out = &ts->parent;
+  return 0;
+}
+
+// libgit2 initialised once for the process, with the timed stream registered.
+struct Libgit2 {
+  Libgit2() {
+    git_libgit2_init();
+    git_stream_registration reg{};
+    reg.version = GIT_STREAM_VERSION;
+    reg.init = ts_init;
+    reg.wrap = nullptr;
+    git_stream_register(GIT_STREAM_STANDARD, &reg);
+  }
+  ~Libgit2() { git_libgit2_shutdown(); }
+  Libgit2(const Libgit2&) = delete;
+  Libgit2& operator=(const Libgit2&) = delete;
+};
+
+void ensure_libgit2() { static Libgit2 instance; }
+
+std::string git_error_text() {
+  const git_error* e = git_error_last();
+  return e && e->message ? e->message : "unknown libgit2 error";
+}
+
+template <typename T, void (*Free)(T*)>
+struct Git {
+  T* p = nullptr;
+  Git() = default;
+  ~Git() {
+    if (p) Free(p);
+  }
+  Git(const Git&) = delete;
+  Git& operator=(const Git&) = delete;
+  T** out() { return &p; }
+  void reset() {
+    if (p) Free(p);
+    p = nullptr;
+  }
+};
+using Repo = Git<git_repository, git_repository_free>;
+using Remote = Git<git_remote, git_remote_free>;
+using Reference = Git<git_reference, git_reference_free>;
+using Object = Git<git_object, git_object_free>;
+using Config = Git<git_config, git_config_free>;
+
+bool env_true(const char* name) {
+  const char* v = std::getenv(name);
+  if (v == nullptr || *v == '\0') return false;
+  std::string s(v);
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s == "1" || s == "true" || s == "yes" || s == "on";
+}
+
+// "url.<base>.insteadof" (any case of section and variable) -> base
+std::optional<std::string> instead_of_base(std::string_view key) {
+  if (key.size() < 4 + 11) return std::nullopt;
+  std::string lower(key);
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (lower.rfind("url.", 0) != 0 || !lower.ends_with(".insteadof")) return std::nullopt;
+  return std::string(key.substr(4, key.size() - 4 - 10));
+}
+
+// host/path of a repository URL, for the cache directory name.
+std::string url_path(std::string_view url) {
+  std::string s(url);
+  if (auto p = s.find("://"); p != std::string::npos) s = s.substr(p + 3);
+  if (auto at = s.find('@'); at != std::string::npos && at < s.find('/')) s = s.substr(at + 1);
+  if (s.ends_with(".git")) s.resize(s.size() - 4);
+  return s;
+}
+
+std::string sanitize(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+              c == '-';
+    out += ok ? c : '-';
+  }
+  while (!out.empty() && (out.front() == '.' || out.front() == '-')) out.erase(out.begin());
+  if (out.size() > 100) out.resize(100);
+  return out;
+}
+
+std::string host_of(std::string_view url) {
+  std::string s(url);
+  auto p = s.find("://");
+  if (p == std::string::npos) {
+    // scp-like user@host:path
+    auto at = s.find('@');
+    auto colon = s.find(':');
+    if (colon == std::string::npos) return {};
+    return s.substr(at == std::string::npos ? 0 : at + 1, colon - (at == std::string::npos ? 0 : at + 1));
+  }
+  s = s.substr(p + 3);
+  s = s.substr(0, s.find('/'));
+  if (auto at = s.rfind('@'); at != std::string::npos) s = s.substr(at + 1);
+  if (!s.empty() && s.front() == '[') return s.substr(0, s.find(']') + 1);
+  return s.substr(0, s.find(':'));
+}
+
+struct FetchPayload {
+  std::string token;
+  std::string token_user;
+  std::string token_env;  // GITHUB_TOKEN or GITLAB_TOKEN
+  bool withheld = false;  // the token is set but the URL points at another host
+  int attempts = 0;
+};
+
+int credentials_cb(git_credential** out, const char* /*url*/, const char* username_from_url,
+                   unsigned int allowed, void* payload) {
+  auto* p = static_cast<FetchPayload*>(payload);
+  if (p->attempts++ > 0) {
+    git_error_set_str(GIT_ERROR_NET, "authentication failed");
+    return -1;
+  }
+  if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) != 0 && !p->token.empty())
+    return git_credential_userpass_plaintext_new(out, p->token_user.c_str(), p->token.c_str());
+  if ((allowed & GIT_CREDENTIAL_SSH_KEY) != 0)
+    return git_credential_ssh_key_from_agent(out, username_from_url ? username_from_url : "git");
+  std::string msg = "the server asks for credentials";
+  if (p->withheld)
+    msg += "; " + p->token_env + " is only sent to the enrolled host, not to a url.insteadOf rewrite";
+  else if (!p->token_env.empty())
+    msg += ": set " + p->token_env;
+  git_error_set_str(GIT_ERROR_NET, msg.c_str());
+  return -1;
+}
+
+int transfer_cb(const git_indexer_progress* /*stats*/, void* /*payload*/) {
+  return proc::pending_signal() != 0 ? -1 : 0;
+}
+
+[[noreturn]] void throw_interrupted_or(Error e) {
+  proc::throw_if_interrupted();
+  throw e;
+}
+
+}  // namespace
+
+// --- pure helpers ------------------------------------------------------------------------------
+
+std::string apply_instead_of(std::string_view url, const std::vector<Rewrite>& rules) {
+  const Rewrite* best = nullptr;
+  for (const auto& r : rules)
+    if (!r.instead_of.empty() && url.starts_with(r.instead_of) &&
+        (best == nullptr || r.instead_of.size() > best->instead_of.size()))
+      best = &r;
+  if (best == nullptr) return std::string(url);
+  return best->base + std::string(url.substr(best->instead_of.size()));
+}
+
+std::vector<Rewrite> instead_of_rules() {
+  ensure_libgit2();
+  Config cfg;
+  if (git_config_new(cfg.out()) != 0) throw failure("cannot read the git configuration: " + git_error_text());
+  auto add = [&](const std::string& path, git_config_level_t level) {
+    std::error_code ec;
+    if (path.empty() || !fs::is_regular_file(path, ec)) return;
+    if (git_config_add_file_ondisk(cfg.p, path.c_str(), level, nullptr, 0) != 0)
+      throw input_error("cannot read git configuration: " + git_error_text(), path);
+  };
+  auto found = [](int (*finder)(git_buf*)) {
+    git_buf buf{};
+    std::string out;
+    if (finder(&buf) == 0 && buf.ptr) out = buf.ptr;
+    git_buf_dispose(&buf);
+    return out;
+  };
+  if (!env_true("GIT_CONFIG_NOSYSTEM")) {
+    const char* sys = std::getenv("GIT_CONFIG_SYSTEM");
+    add(sys ? std::string(sys) : found(git_config_find_system), GIT_CONFIG_LEVEL_SYSTEM);
+  }
+  if (const char* global = std::getenv("GIT_CONFIG_GLOBAL")) {
+    add(global, GIT_CONFIG_LEVEL_GLOBAL);
+  } else {
+    add(found(git_config_find_xdg), GIT_CONFIG_LEVEL_XDG);
+    add(found(git_config_find_global), GIT_CONFIG_LEVEL_GLOBAL);
+  }
+  std::vector<Rewrite> rules;
+  git_config_foreach_match(
+      cfg.p, "^url\\..*\\.insteadof$",
+      [](const git_config_entry* e, void* payload) -> int {
+        auto* out = static_cast<std::vector<Rewrite>*>(payload);
+        if (auto base = instead_of_base(e->name); base && e->value) out->push_back({*base, e->value});
+        return 0;
+      },
+      &rules);
+  // GIT_CONFIG_COUNT / GIT_CONFIG_KEY_<n> / GIT_CONFIG_VALUE_<n> (git 2.31): highest precedence.
+  if (const char* count = std::getenv("GIT_CONFIG_COUNT"); count && *count) {
+    int n = std::atoi(count);
+    for (int i = 0; i < n && i < 10000; ++i) {
+      const char* k = std::getenv(("GIT_CONFIG_KEY_" + std::to_string(i)).c_str());
+      const char* v = std::getenv(("GIT_CONFIG_VALUE_" + std::to_string(i)).c_str());
+      if (k && v)
+        if (auto base = instead_of_base(k)) rules.push_back({*base, v});
+    }
+  }
+  return rules;
+}
+
+namespace {
+
+// inside() for a root that is already canonical.
+fs::path inside_canonical(const fs::path& root_c, std::string_view relative, std::string_view what) {
+  fs::path rel{std::string(relative)};
+  auto refuse = [&](const std::string& why) -> Error {
+    return input_error(std::string(what) + " '" + std::string(relative) + "' " + why, root_c.string(), 0,
+                       "give a relative path inside " + root_c.string());
+  };
+  if (relative.empty()) throw refuse("is empty");
+  if (rel.is_absolute()) throw refuse("is an absolute path");
+  for (const auto& part : rel)
+    if (part == "..") throw refuse("leaves its root ('..')");
+  std::error_code ec;
+  fs::path p = fs::weakly_canonical(root_c / rel, ec);
+  if (ec) throw failure("cannot resolve " + (root_c / rel).string() + ": " + ec.message(), root_c.string());
+  auto r = p.lexically_relative(root_c);
+  if (r.empty() || *r.begin() == "..")
+    throw refuse("leads out of " + root_c.string() + " (through a symlink to " + p.string() + ")");
+  return p;
+}
+
+}  // namespace
+
+fs::path inside(const fs::path& root, std::string_view relative, std::string_view what) {
+  std::error_code ec;
+  fs::path root_c = fs::weakly_canonical(root, ec);
+  if (ec) throw failure("cannot resolve " + root.string() + ": " + ec.message(), root.string());
+  return inside_canonical(root_c, relative, what);
+}
+
+std::string cache_key(std::string_view url, std::string_view branch) {
+  std::string hash = fsutil::sha256_hex(std::string(url) + "\n" + std::string(branch)).substr(0, 10);
+  return sanitize(url_path(url)) + "@" + sanitize(branch) + "-" + hash;
+}
+
+// --- the cache -----------------------------------------------------------------------------------
+
+struct Cache::Fetched {
+  fs::path dir;
+  std::string revision;
+  std::string error;     // set when fetching or checking out failed
+  Exit code = Exit::ok;  // of the error
+};
+
+Cache::Cache(Options options) : options_(std::move(options)) {
+  ensure_libgit2();
+  if (options_.cache_dir.empty()) options_.cache_dir = options_.state_dir / ".image-factory-cache";
+  g_connect_timeout_ms = static_cast<long>(options_.connect_timeout.count());
+  g_io_timeout_ms = static_cast<long>(options_.io_timeout.count());
+  rules_ = instead_of_rules();
+  for (const char* name : {"GITHUB_TOKEN", "GITLAB_TOKEN"})
+    if (const char* v = std::getenv(name); v && *v) log::add_secret(v);
+}
+
+Cache::~Cache() = default;
+
+const Cache::Fetched& Cache::fetch(const enrollment::Source& src) {
+  const std::string url = src.url();
+  const std::string key = cache_key(url, src.branch);
+  if (auto it = fetched_.find(key); it != fetched_.end()) return *it->second;
+  auto result = std::make_unique<Fetched>();
+  Fetched& f = *result;
+  fetched_.emplace(key, std::move(result));
+  const std::string label = src.repo + " (branch " + src.branch + ")";
+  const fs::path dir = options_.cache_dir / key;
+  f.dir = dir;
+
+  auto fail = [&](const std::string& msg, Exit code = Exit::failure) -> const Fetched& {
+    f.error = msg;
+    f.code = code;
+    return f;
+  };
+
+  std::error_code ec;
+  fs::create_directories(options_.cache_dir, ec);
+  if (ec) return fail("cannot create the cache directory " + options_.cache_dir.string() + ": " + ec.message());
+  fsutil::FileLock lock(options_.cache_dir / (key + ".lock"), 600000);
+
+  const bool cached = fs::is_directory(dir / ".git", ec);
+  if (options_.offline && !cached)
+    return fail(label + " is not in the cache " + options_.cache_dir.string() + " and --offline was given");
+
+  fs::path work = dir;
+  if (!cached) {
+    // A first clone goes to a temporary directory and is renamed into place when complete.
+    std::random_device rd;
+    work = options_.cache_dir / (".tmp-" + key + "-" + std::to_string(rd()));
+  }
+  auto cleanup = [&] {
+    if (work != dir) fs::remove_all(work, ec);
+  };
+
+  Repo repo;
+  if (cached) {
+    if (git_repository_open(repo.out(), dir.c_str()) != 0)
+      return fail("cannot open the cached repository " + dir.string() + ": " + git_error_text() +
+                  " (remove it to clone again)");
+  } else if (git_repository_init(repo.out(), work.c_str(), 0) != 0) {
+    std::string why = git_error_text();
+    cleanup();
+    return fail("cannot create " + work.string() + ": " + why);
+  }
+
+  const std::string tracking = "refs/remotes/origin/" + src.branch;
+  if (!options_.offline) {
+    const std::string effective = apply_instead_of(url, rules_);
+    if (effective != url) spdlog::debug("{}: fetching from {} (url.insteadOf)", url, effective);
+    spdlog::info("fetching {} branch {}", effective, src.branch);
+    FetchPayload payload;
+    if (effective.rfind("https://", 0) == 0 || effective.rfind("http://", 0) == 0) {
+      const bool same_host = host_of(effective) == host_of(url);
+      const char* env = src.provider == "gitlab" ? "GITLAB_TOKEN" : "GITHUB_TOKEN";
+      payload.token_env = env;
+      if (const char* t = std::getenv(env); t && *t) {
+        if (same_host) {
+          payload.token = t;
+          payload.token_user = src.provider == "gitlab" ? "oauth2" : "x-access-token";
+        } else {
+          payload.withheld = true;
+        }
+      }
+    }
+    git_remote_create_options ropts = GIT_REMOTE_CREATE_OPTIONS_INIT;
+    ropts.repository = repo.p;
+    ropts.name = nullptr;
+    ropts.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+    Remote remote;
+    if (git_remote_create_with_opts(remote.out(), effective.c_str(), &ropts) != 0) {
+      std::string why = git_error_text();
+      cleanup();
+      return fail("cannot fetch " + label + " from " + effective + ": " + why);
+    }
+    git_remote_callbacks cbs = GIT_REMOTE_CALLBACKS_INIT;
+    cbs.credentials = credentials_cb;
+    cbs.transfer_progress = transfer_cb;
+    cbs.payload = &payload;
+    git_proxy_options proxy = GIT_PROXY_OPTIONS_INIT;
+    proxy.type = GIT_PROXY_AUTO;
+    if (git_remote_connect(remote.p, GIT_DIRECTION_FETCH, &cbs, &proxy, nullptr) != 0) {
+      std::string why = git_error_text();
+      cleanup();
+      if (proc::pending_signal() != 0) proc::throw_if_interrupted();
+      return fail("cannot fetch " + label + " from " + effective + ": " + why);
+    }
+    const git_remote_head** heads = nullptr;
+    size_t nheads = 0;
+    bool has_branch = false;
+    std::string branches;
+    if (git_remote_ls(&heads, &nheads, remote.p) == 0) {
+      for (size_t i = 0; i < nheads; ++i) {
+        std::string_view n = heads[i]->name;
+        if (n == "refs/heads/" + src.branch) has_branch = true;
+        if (n.starts_with("refs/heads/") && branches.size() < 300)
+          branches += (branches.empty() ? "" : ", ") + std::string(n.substr(11));
+      }
+    }
+    if (!has_branch) {
+      git_remote_disconnect(remote.p);
+      cleanup();
+      return fail("branch '" + src.branch + "' does not exist in " + src.repo + " (" + effective + ")" +
+                  (branches.empty() ? std::string(": the repository has no branches")
+                                    : "; its branches: " + branches));
+    }
+    std::string spec = "+refs/heads/" + src.branch + ":" + tracking;
+    char* specp = spec.data();
+    git_strarray specs{&specp, 1};
+    git_fetch_options fopts = GIT_FETCH_OPTIONS_INIT;
+    fopts.callbacks = cbs;
+    fopts.proxy_opts = proxy;
+    fopts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+    fopts.update_fetchhead = 0;
+    if (git_remote_fetch(remote.p, &specs, &fopts, "imgfactory: fetch") != 0) {
+      std::string why = git_error_text();
+      cleanup();
+      if (proc::pending_signal() != 0) proc::throw_if_interrupted();
+      return fail("cannot fetch " + label + " from " + effective + ": " + why);
+    }
+  }
+
+  Reference ref;
+  if (git_reference_lookup(ref.out(), repo.p, tracking.c_str()) != 0) {
+    cleanup();
+    return fail("branch '" + src.branch + "' of " + src.repo + " is not in the cache " + dir.string() +
+                (options_.offline ? " (--offline: run once without it)" : ""));
+  }
+  Object commit;
+  if (git_reference_peel(commit.out(), ref.p, GIT_OBJECT_COMMIT) != 0) {
+    std::string why = git_error_text();
+    cleanup();
+    return fail("cannot resolve " + label + ": " + why);
+  }
+  git_checkout_options copts = GIT_CHECKOUT_OPTIONS_INIT;
+  copts.checkout_strategy = GIT_CHECKOUT_FORCE | GIT_CHECKOUT_REMOVE_UNTRACKED;
+  if (git_checkout_tree(repo.p, commit.p, &copts) != 0 ||
+      git_repository_set_head_detached(repo.p, git_object_id(commit.p)) != 0) {
+    std::string why = git_error_text();
+    cleanup();
+    return fail("cannot check out " + label + ": " + why);
+  }
+  char sha[GIT_OID_HEXSZ + 1] = {};
+  git_oid_tostr(sha, sizeof sha, git_object_id(commit.p));
+  f.revision = sha;
+  if (work != dir) {
+    repo.reset();
+    fs::remove_all(dir, ec);
+    fs::rename(work, dir, ec);
+    if (ec) {
+      cleanup();
+      return fail("cannot move the clone into " + dir.string() + ": " + ec.message());
+    }
+  }
+  spdlog::debug("{} at {}", label, f.revision);
+  return f;
+}
+
+Checkout Cache::checkout(const enrollment::Image& image) {
+  proc::throw_if_interrupted();
+  Checkout c;
+  if (image.local) {
+    const auto& l = *image.local;
+    if (state_root_.empty()) state_root_ = fs::weakly_canonical(options_.state_dir);
+    const fs::path& root = state_root_;
+    c.dir = inside_canonical(root, l.dir, "local.dir");
+    c.origin = "local dir " + l.dir;
+    std::error_code ec;
+    if (!fs::is_directory(c.dir, ec))
+      throw failure("local.dir '" + l.dir + "' of image '" + image.name + "' is not a directory", c.dir.string());
+    c.dockerfile = inside_canonical(root, (fs::path(l.dir) / l.dockerfile).string(), "local.dockerfile");
+    if (!fs::is_regular_file(c.dockerfile, ec))
+      throw failure("the Dockerfile '" + l.dockerfile + "' of image '" + image.name + "' does not exist in " + l.dir,
+                    c.dockerfile.string());
+    c.context = c.dir;
+    return c;
+  }
+  if (!image.source) throw input_error("image '" + image.name + "' has no source (it is an external image)");
+  const auto& src = *image.source;
+  const Fetched& f = fetch(src);
+  if (!f.error.empty()) throw_interrupted_or(Error(f.code, f.error));
+  c.dir = fs::weakly_canonical(f.dir);
+  c.revision = f.revision;
+  c.origin = src.repo + " (branch " + src.branch + ")";
+  c.dockerfile = inside_canonical(c.dir, src.dockerfile, "source.dockerfile");
+  std::error_code ec;
+  if (!fs::is_regular_file(c.dockerfile, ec))
+    throw failure("the Dockerfile '" + src.dockerfile + "' does not exist in " + src.repo + " (branch " + src.branch +
+                  ", commit " + f.revision.substr(0, 12) + ")");
+  c.context = src.context.empty() || src.context == "." ? (src.context.empty() ? c.dockerfile.parent_path() : c.dir)
+                                                        : inside_canonical(c.dir, src.context, "source.context");
+  return c;
+}
+
+Checkout checkout(const enrollment::Image& image, const Options& options) {
+  Cache cache(options);
+  return cache.checkout(image);
+}
+
+}  // namespace imgf::source

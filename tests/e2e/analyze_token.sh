@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# GITHUB_TOKEN / GITLAB_TOKEN authenticate fetches over http(s) from the provider's host —
+# here a loopback smart-HTTP server (git http-backend behind a small Python server that
+# demands Basic auth) — are never printed, and are not sent to another host that an
+# insteadOf rule points at.
+source "$(dirname "$0")/../lib/testlib.sh"
+source "$(dirname "$0")/../lib/gitlib.sh"
+command -v git >/dev/null || { echo "SKIP: git is not installed" >&2; exit 77; }
+backend=$(git --exec-path)/git-http-backend
+[[ -x "$backend" ]] || { echo "SKIP: git-http-backend is not installed" >&2; exit 77; }
+
+TOKEN="glpat-imgfSecret0123456789"
+git_repo team/app
+git_put team/app Dockerfile $'FROM alpine:3.19\n'
+
+python3 - "$GIT_SRV" "$backend" "$TOKEN" "$T_TMP/http.port" <<'EOF' >"$T_TMP/http.log" 2>&1 &
+import base64, http.server, os, subprocess, sys, time
+root, backend, token, portfile = sys.argv[1:5]
+want = "Basic " + base64.b64encode(("oauth2:" + token).encode()).decode()
+class H(http.server.BaseHTTPRequestHandler):
+    def handle_one(self):
+        if self.headers.get("Authorization") != want:
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="git"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        path, _, query = self.path.partition("?")
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        env = dict(os.environ, GIT_PROJECT_ROOT=root, GIT_HTTP_EXPORT_ALL="1", PATH_INFO=path,
+                   QUERY_STRING=query, REQUEST_METHOD=self.command, REMOTE_USER="oauth2",
+                   CONTENT_TYPE=self.headers.get("Content-Type", ""), CONTENT_LENGTH=str(len(body)))
+        out = subprocess.run([backend], input=body, env=env, capture_output=True, timeout=30).stdout
+        head, _, payload = out.partition(b"\r\n\r\n")
+        status = 200
+        headers = []
+        for line in head.split(b"\r\n"):
+            k, _, v = line.decode().partition(":")
+            if k.lower() == "status": status = int(v.strip().split()[0])
+            elif k: headers.append((k, v.strip()))
+        self.send_response(status)
+        for k, v in headers: self.send_header(k, v)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+    do_GET = do_POST = handle_one
+srv = http.server.HTTPServer(("127.0.0.1", 0), H)
+srv.timeout = 0.5
+open(portfile, "w").write(str(srv.server_address[1]))
+end = time.time() + 240
+while time.time() < end:
+    srv.handle_request()
+EOF
+HTTP_PID=$!
+t_on_exit "kill $HTTP_PID 2>/dev/null"
+for i in $(seq 1 50); do [[ -s "$T_TMP/http.port" ]] && break; sleep 0.1; done
+PORT=$(cat "$T_TMP/http.port")
+
+STATE="$T_TMP/state"
+mkdir -p "$STATE"
+cat >"$STATE/images.yaml" <<EOF
+- name: app
+  registry: 127.0.0.1:5000
+  repository: team/app
+  source:
+    provider: gitlab
+    repo: http://127.0.0.1:$PORT/team/app.git
+    branch: main
+EOF
+
+run "$IMGFACTORY" --state-dir "$STATE" analyze
+expect_rc 1 "without GITLAB_TOKEN the server refuses"
+expect_err_contains "team/app.git (branch main)" "the error names the repository and branch"
+expect_err_contains "set GITLAB_TOKEN" "the error says which token would help"
+
+export GITLAB_TOKEN="$TOKEN"
+run "$IMGFACTORY" --state-dir "$STATE" --log-level debug analyze --format json
+expect_rc 0 "GITLAB_TOKEN authenticates the fetch"
+if jq -e '.images[0].baseImages == ["alpine-3.19"]' "$T_TMP/out" >/dev/null; then pass "fetched with the token"; else fail "$(cat "$T_TMP/out")"; fi
+if grep -q "imgfSecret" "$T_TMP/err" "$T_TMP/out"; then fail "the token was printed"; else pass "the token is not printed"; fi
+
+# The same server reached through insteadOf from gitlab.com: another host, so the token
+# is not sent (it would leak to whatever the rule points at).
+sed -i "s|repo: http://127.0.0.1:$PORT/team/app.git|repo: team/app|" "$STATE/images.yaml"
+git config --global "url.http://127.0.0.1:$PORT/.insteadOf" "https://gitlab.com/"
+run "$IMGFACTORY" --state-dir "$STATE" analyze --cache-dir "$T_TMP/cache2"
+expect_rc 1 "the token is not sent to a host an insteadOf rule points at"
+expect_err_contains "GITLAB_TOKEN is only sent to the enrolled host" "the error says why"
+if grep -q "imgfSecret" "$T_TMP/err" "$T_TMP/out"; then fail "the token was printed"; else pass "the token is not printed on failure"; fi
+unset GITLAB_TOKEN
+
+done_testing
