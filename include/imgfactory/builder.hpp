@@ -108,6 +108,10 @@ struct Step {
   bool may_fail = false;  // a failure is ignored (removing leftovers of an earlier run)
   bool retry = false;     // transient registry errors are retried with backoff
   bool capture = false;   // stdout is data the builder reads (not streamed as log lines)
+  // A file the step must write: exiting 0 without it counts as a transient failure.
+  // (`buildah manifest push` 1.28 exits 0 without writing --digestfile when the registry
+  // connection drops mid-push.)
+  std::filesystem::path produces;
 };
 
 struct Stage {

@@ -10,7 +10,6 @@
 #include "imgfactory/builder.hpp"
 #include "imgfactory/error.hpp"
 #include "imgfactory/fsutil.hpp"
-#include "imgfactory/process.hpp"
 
 namespace imgf::builder {
 namespace {
@@ -314,6 +313,7 @@ Plan make_plan(const PlanInput& in) {
               {"buildah", "manifest", "push", "--all", "--digestfile", plan.digest_file.string(), plan.list,
                "docker://" + in.reference}};
     push.retry = true;
+    push.produces = plan.digest_file;
     plan.stages.push_back(Stage{"push", false, {push}});
     Step readback{Step::Kind::inspect, "inspect", {"skopeo", "inspect", "--raw", "docker://" + in.reference}};
     readback.retry = true;
@@ -328,30 +328,6 @@ Plan make_plan(const PlanInput& in) {
   remove.may_fail = true;
   plan.on_failure.push_back(remove);
   return plan;
-}
-
-std::string render_plan_text(const Plan& plan, std::size_t jobs) {
-  std::string out = "# imgfactory build plan for " + plan.reference + "\n";
-  auto line = [](const Step& s) {
-    std::string l = proc::format_argv(s.argv);
-    if (s.may_fail) l += "  # may fail";
-    if (s.retry) l += "  # retried on transient registry errors";
-    return l + "\n";
-  };
-  for (const auto& stage : plan.stages) {
-    out += "# " + stage.name;
-    if (stage.parallel && stage.steps.size() > 1) {
-      std::size_t n = jobs == 0 ? stage.steps.size() : std::min(jobs, stage.steps.size());
-      out += " (in parallel, " + std::to_string(n) + " at a time)";
-    }
-    out += "\n";
-    for (const auto& s : stage.steps) out += line(s);
-  }
-  if (!plan.on_failure.empty()) {
-    out += "# on failure or interruption\n";
-    for (const auto& s : plan.on_failure) out += line(s);
-  }
-  return out;
 }
 
 std::string render_plan_json(const Plan& plan, std::size_t jobs) {

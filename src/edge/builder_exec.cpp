@@ -15,6 +15,7 @@
 #include "imgfactory/error.hpp"
 
 namespace imgf::builder {
+namespace fs = std::filesystem;
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -150,8 +151,14 @@ class Run {
         spdlog::info("[{}] $ {}", label, proc::format_argv(s.argv));
       else
         spdlog::info("[{}] attempt {}/{}: $ {}", label, attempt, attempts, proc::format_argv(s.argv));
+      std::error_code ec;
+      if (!s.produces.empty()) fs::remove(s.produces, ec);  // a stale file must not pass for this attempt's
       proc::Result r = runner_.run(spec);
-      if (r.ok()) {
+      bool missing_output = false;
+      if (r.ok() && !s.produces.empty() && (!fs::exists(s.produces, ec) || fs::file_size(s.produces, ec) == 0)) {
+        missing_output = true;
+      }
+      if (r.ok() && !missing_output) {
         if (s.capture) {
           std::lock_guard<std::mutex> lock(mu_);
           out_.captured[s.label] = r.out;
@@ -171,16 +178,22 @@ class Run {
         return true;
       }
       std::string errors = tail.text() + r.spawn_error;
-      if (s.retry && attempt < attempts && is_transient_registry_error(errors)) {
+      std::string what = r.describe();
+      std::string cause = r.spawn_failed ? r.spawn_error : tail.cause();
+      if (missing_output) {
+        what = "exited 0 without writing " + s.produces.filename().string();
+        cause = "the registry connection was lost before the push completed";
+      }
+      if (s.retry && attempt < attempts && (missing_output || is_transient_registry_error(errors))) {
         auto wait = delay;
-        spdlog::warn("[{}] {} after a transient registry error ({}); retrying in {} ({} of {} retries)", label,
-                     r.describe(), tail.cause(), seconds_text(wait), attempt, attempts - 1);
+        spdlog::warn("[{}] {}: {}; transient, retrying in {} (retry {} of {})", label, what, cause,
+                     seconds_text(wait), attempt, attempts - 1);
         o_.sleep(wait);
         delay = std::min(delay * 2, std::chrono::milliseconds(30000));
         continue;
       }
       std::lock_guard<std::mutex> lock(mu_);
-      failures_.push_back(Failure{&s, r.describe(), r.spawn_failed ? r.spawn_error : tail.cause(), attempt});
+      failures_.push_back(Failure{&s, what, cause, attempt});
       failed_ = true;
       return false;
     }
@@ -243,6 +256,31 @@ class Run {
 };
 
 }  // namespace
+
+// Here rather than in the pure core because it renders argv with proc::format_argv.
+std::string render_plan_text(const Plan& plan, std::size_t jobs) {
+  std::string out = "# imgfactory build plan for " + plan.reference + "\n";
+  auto line = [](const Step& s) {
+    std::string l = proc::format_argv(s.argv);
+    if (s.may_fail) l += "  # may fail";
+    if (s.retry) l += "  # retried on transient registry errors";
+    return l + "\n";
+  };
+  for (const auto& stage : plan.stages) {
+    out += "# " + stage.name;
+    if (stage.parallel && stage.steps.size() > 1) {
+      std::size_t n = jobs == 0 ? stage.steps.size() : std::min(jobs, stage.steps.size());
+      out += " (in parallel, " + std::to_string(n) + " at a time)";
+    }
+    out += "\n";
+    for (const auto& s : stage.steps) out += line(s);
+  }
+  if (!plan.on_failure.empty()) {
+    out += "# on failure or interruption\n";
+    for (const auto& s : plan.on_failure) out += line(s);
+  }
+  return out;
+}
 
 ExecOutput execute(const Plan& plan, proc::Runner& runner, const ExecOptions& options) {
   Run run(plan, runner, options);
