@@ -64,6 +64,26 @@ GitInfo git_info(const fs::path& dir) {
   return info;
 }
 
+// Paths in images.yaml (local.dir, patchFiles, versionFile) are relative to the state
+// directory; when not found there, to the root of the git work tree that holds it (the
+// "state repository"), so an images.yaml kept in a subdirectory can name paths from the
+// repository root.
+fs::path in_state_repo(const fs::path& state_dir, const std::string& relative) {
+  fs::path direct = state_dir / relative;
+  std::error_code ec;
+  if (fs::exists(direct, ec)) return direct;
+  fs::path found = direct;
+  git_libgit2_init();
+  git_repository* repo = nullptr;
+  if (git_repository_open_ext(&repo, fs::absolute(state_dir, ec).c_str(), 0, nullptr) == 0) {
+    if (const char* wd = git_repository_workdir(repo); wd != nullptr && fs::exists(fs::path(wd) / relative, ec))
+      found = fs::path(wd) / relative;
+    git_repository_free(repo);
+  }
+  git_libgit2_shutdown();
+  return found;
+}
+
 std::string host_machine() {
   struct utsname u {};
   if (::uname(&u) != 0) return {};
@@ -149,7 +169,7 @@ Checkout plan_checkout(const enrollment::Image& img, const fs::path& state_dir, 
   c.src = workspace / "src";
   if (img.local) {
     const auto& l = *img.local;
-    fs::path origin = state_dir / l.dir;
+    fs::path origin = in_state_repo(state_dir, l.dir);
     std::error_code ec;
     if (!fs::is_directory(origin, ec))
       throw input_error("local.dir '" + l.dir + "' of '" + img.name + "' is not a directory (looked at " +
@@ -165,7 +185,7 @@ Checkout plan_checkout(const enrollment::Image& img, const fs::path& state_dir, 
     c.source_url = gi.origin;
     c.describe.push_back("copy " + origin.string() + " to " + c.src.string());
     for (const auto& p : l.patch_files)
-      c.describe.push_back(proc::format_argv({"git", "apply", "--whitespace=nowarn", (state_dir / p).string()}));
+      c.describe.push_back(proc::format_argv({"git", "apply", "--whitespace=nowarn", in_state_repo(state_dir, p).string()}));
   } else {
     const auto& s = *img.source;
     c.source_url = without_userinfo(s.url());
@@ -187,10 +207,10 @@ void do_checkout(Checkout& c, const enrollment::Image& img, const fs::path& stat
   if (img.local) {
     const auto& l = *img.local;
     std::error_code ec;
-    fs::copy(state_dir / l.dir, c.src, fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
+    fs::copy(in_state_repo(state_dir, l.dir), c.src, fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
     if (ec) throw failure("cannot copy local.dir '" + l.dir + "' into the workspace: " + ec.message());
     for (const auto& patch : l.patch_files) {
-      fs::path p = fs::absolute(state_dir / patch);
+      fs::path p = fs::absolute(in_state_repo(state_dir, patch));
       if (!fs::is_regular_file(p, ec))
         throw input_error("patch file '" + patch + "' of '" + img.name + "' does not exist (looked at " + p.string() + ")",
                           images_file.string(), l.line, "patchFiles are relative to the state directory");
@@ -271,7 +291,7 @@ int run(const Options& o, const Context& ctx) {
   ti.increment = o.increment;
   ti.suffix = o.suffix;
   if (img.local && !img.local->version_file.empty()) {
-    fs::path vf = ctx.state_dir / img.local->version_file;
+    fs::path vf = in_state_repo(ctx.state_dir, img.local->version_file);
     std::error_code ec;
     if (!fs::is_regular_file(vf, ec))
       throw input_error("versionFile '" + img.local->version_file + "' of '" + img.name + "' does not exist (looked at " +

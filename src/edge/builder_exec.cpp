@@ -140,6 +140,8 @@ class Run {
       Tail tail;
       const std::string& label = s.label;
       auto sink = o_.on_line;
+      if (s.may_fail)  // its failure is expected and ignored: keep its output out of the way
+        sink = [](const std::string& l, std::string_view line) { spdlog::debug("[{}] {}", l, line); };
       spec.capture_stdout = s.capture;
       spec.capture_stderr = false;
       if (!s.capture) spec.on_stdout_line = [&](std::string_view l) { sink(label, l); };

@@ -14,7 +14,7 @@ source "$IMGF_SOURCE_DIR/scripts/lib/busybox-base.sh"
 
 be_require() {
   local t
-  for t in buildah skopeo docker-registry curl python3 dpkg-deb apt-get file; do
+  for t in buildah skopeo docker-registry curl python3 dpkg-deb apt-get; do
     if ! command -v "$t" >/dev/null 2>&1; then
       echo "SKIP: $t is not installed (scripts/setup.sh installs it)" >&2
       exit 77

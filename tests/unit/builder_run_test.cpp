@@ -242,3 +242,29 @@ TEST(BuildRun, InputErrorsExit2) {
   EXPECT_EQ(exit_of([&] { run(o, f.context(runner)); }), 2);
   EXPECT_TRUE(runner.argvs().empty());
 }
+
+TEST(BuildRun, LocalPathsMayBeRelativeToTheStateRepositoryRoot) {
+  imgf::test::TempDir dir;
+  imgf::proc::SystemRunner git;
+  ASSERT_TRUE(git.run(Spec{.argv = {"git", "init", "-q", dir.path().string()}}).ok());
+  dir.write("examples/state/images.yaml",
+            "- name: app\n  registry: r.example\n  repository: demo/app\n  local:\n    dir: examples/app\n"
+            "    versionFile: examples/app/VERSION\n");
+  dir.write("examples/app/Dockerfile", "FROM scratch\n");
+  dir.write("examples/app/VERSION", "3.1.4\n");
+  RecordingRunner runner;
+  Context c;
+  c.state_dir = dir.path() / "examples/state";
+  c.images_file = c.state_dir / "images.yaml";
+  c.runner = &runner;
+  c.temp_dir = dir.path() / "tmp";
+  Options o;
+  o.image = "app";
+  o.dry_run = true;
+  testing::internal::CaptureStdout();
+  EXPECT_EQ(run(o, c), 0);
+  std::string out = testing::internal::GetCapturedStdout();
+  EXPECT_NE(out.find("# checkout: copy " + (dir.path() / "examples/app").string() + " to "), std::string::npos) << out;
+  EXPECT_NE(out.find("docker://r.example/demo/app:3.1.4"), std::string::npos) << out;
+  EXPECT_TRUE(runner.argvs().empty());
+}
