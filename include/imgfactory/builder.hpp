@@ -41,9 +41,6 @@ std::vector<Platform> parse_platforms(const std::vector<std::string>& values);
 // linux/arm64, armv7l -> linux/arm/v7, ...); nullopt for an unknown machine.
 std::optional<Platform> platform_for_machine(std::string_view uname_machine);
 
-// An OCI distribution tag: [A-Za-z0-9_][A-Za-z0-9._-]{0,127}.
-bool is_valid_tag(std::string_view tag);
-
 enum class Increment { none, major, minor, patch };
 // "major" | "minor" | "patch" | "" (none); nullopt otherwise.
 std::optional<Increment> parse_increment(std::string_view text);

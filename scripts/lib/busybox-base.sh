@@ -29,7 +29,7 @@ busybox_base_push() {
   for arch in amd64 arm64; do
     root="$work/rootfs-$arch"
     mkdir -p "$root/bin" "$root/tmp" "$root/etc"
-    if [[ "$arch" == "$host_arch" && -x /bin/busybox ]] && file -b /bin/busybox 2>/dev/null | grep -q 'statically linked'; then
+    if [[ "$arch" == "$host_arch" && -x /bin/busybox ]] && dpkg -S /bin/busybox 2>/dev/null | grep -q '^busybox-static:'; then
       cp /bin/busybox "$root/bin/busybox"
     else
       deb=$(busybox_deb "$arch" "$cache") || { rm -rf "$work"; return 1; }

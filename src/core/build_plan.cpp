@@ -10,6 +10,7 @@
 #include "imgfactory/builder.hpp"
 #include "imgfactory/error.hpp"
 #include "imgfactory/fsutil.hpp"
+#include "imgfactory/reference.hpp"
 
 namespace imgf::builder {
 namespace {
@@ -62,22 +63,6 @@ const char* kind_name(Step::Kind k) {
   return "?";
 }
 
-// The repository part of a reference (without registry host and tag), for local tags.
-std::string repository_of(const std::string& reference) {
-  std::string r = reference;
-  if (auto at = r.find('@'); at != std::string::npos) r.resize(at);
-  auto slash = r.rfind('/');
-  auto colon = r.rfind(':');
-  if (colon != std::string::npos && (slash == std::string::npos || colon > slash)) r.resize(colon);
-  auto first = r.find('/');
-  if (first != std::string::npos) {
-    std::string host = r.substr(0, first);
-    if (host.find('.') != std::string::npos || host.find(':') != std::string::npos || host == "localhost")
-      r = r.substr(first + 1);
-  }
-  return r;
-}
-
 }  // namespace
 
 // --- values ---------------------------------------------------------------------------------
@@ -121,15 +106,6 @@ std::optional<Platform> platform_for_machine(std::string_view m) {
   if (m == "i386" || m == "i686") return Platform{"linux", "386", ""};
   if (m == "ppc64le" || m == "s390x" || m == "riscv64") return Platform{"linux", std::string(m), ""};
   return std::nullopt;
-}
-
-bool is_valid_tag(std::string_view tag) {
-  if (tag.empty() || tag.size() > 128) return false;
-  auto word = [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
-  };
-  if (!word(tag.front())) return false;
-  return std::all_of(tag.begin(), tag.end(), [&](char c) { return word(c) || c == '.' || c == '-'; });
 }
 
 std::optional<Increment> parse_increment(std::string_view text) {
@@ -187,7 +163,7 @@ std::string resolve_tag(const TagInputs& in) {
     tag = "latest";
   }
   if (!in.suffix.empty()) tag += version_suffix(in.suffix);
-  if (!is_valid_tag(tag))
+  if (!reference::is_valid_tag(tag))
     throw input_error("'" + tag + "' is not a valid image tag", {}, 0,
                       "a tag is 1-128 characters of letters, digits, '_', '.' and '-', not starting with '.' or '-'");
   return tag;
@@ -253,7 +229,7 @@ std::string platform_image(const PlanInput& in, const Platform& p) {
   std::string suffix = "-" + p.slug();
   std::string tag = in.tag;
   if (tag.size() + suffix.size() > 128) tag = fsutil::sha256_hex(in.tag).substr(0, 16);
-  return "localhost/imgfactory-build/" + repository_of(in.reference) + ":" + tag + suffix;
+  return "localhost/imgfactory-build/" + reference::parse(in.reference).path + ":" + tag + suffix;
 }
 
 Plan make_plan(const PlanInput& in) {

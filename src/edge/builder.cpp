@@ -13,6 +13,7 @@
 #include "imgfactory/builder.hpp"
 #include "imgfactory/error.hpp"
 #include "imgfactory/fsutil.hpp"
+#include "imgfactory/reference.hpp"
 #include "imgfactory/state_fields.hpp"
 
 namespace imgf::builder {
@@ -312,6 +313,10 @@ int run(const Options& o, const Context& ctx) {
       throw input_error("'" + img.name + "' has no registry to push to", images_file, img.line,
                         "set registry in images.yaml, REGISTRY or --registry");
     reference = registry + "/" + img.repository + ":" + tag;
+    std::string why;
+    if (!reference::try_parse(reference, &why))
+      throw input_error("'" + reference + "' is not a valid image reference: " + why, {}, 0,
+                        "check --registry / REGISTRY and the enrollment's registry and repository");
   }
 
   fs::path temp = ctx.temp_dir;

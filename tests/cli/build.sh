@@ -83,6 +83,9 @@ run "$IMGFACTORY" --state-dir "$S" build app --dry-run --increment huge
 expect_rc 2 "bad --increment"
 run "$IMGFACTORY" --state-dir "$S" build app --dry-run --build-arg NOVALUE
 expect_rc 2 "--build-arg without ="
+run "$IMGFACTORY" --state-dir "$S" build app --dry-run --registry 'Bad Host'
+expect_rc 2 "an invalid --registry"
+expect_err_contains "is not a valid image reference" "names the bad reference"
 
 # --- a patch that does not apply: exit 1, named, nothing built -----------------------------
 run "$IMGFACTORY" --state-dir "$S" build patched --tag 1

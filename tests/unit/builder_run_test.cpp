@@ -268,3 +268,46 @@ TEST(BuildRun, LocalPathsMayBeRelativeToTheStateRepositoryRoot) {
   EXPECT_NE(out.find("docker://r.example/demo/app:3.1.4"), std::string::npos) << out;
   EXPECT_TRUE(runner.argvs().empty());
 }
+
+TEST(BuildRun, GitSourcesAreClonedAtTheirBranch) {
+  imgf::test::TempDir dir;
+  dir.write("state/images.yaml",
+            "- name: svc\n  registry: r.example\n  repository: team/svc\n  source:\n    provider: github\n"
+            "    repo: team/svc\n    branch: release\n    dockerfile: sub/Dockerfile\n");
+  std::vector<std::string> build_argv;
+  std::mutex mu;
+  RecordingRunner runner([&](const Spec& s) {
+    PResult r;
+    r.exit_code = 0;
+    if (s.argv[0] == "git") {
+      EXPECT_EQ(std::vector<std::string>(s.argv.begin(), s.argv.end() - 1),
+                (std::vector<std::string>{"git", "clone", "--depth", "1", "--single-branch", "--branch", "release",
+                                          "https://github.com/team/svc.git"}));
+      fs::create_directories(fs::path(s.argv.back()) / "sub");
+      std::ofstream(fs::path(s.argv.back()) / "sub/Dockerfile") << "FROM scratch\n";
+    }
+    if (s.argv[0] == "buildah" && s.argv[1] == "build") {
+      std::lock_guard<std::mutex> lock(mu);
+      build_argv = s.argv;
+    }
+    if (s.argv[0] == "buildah" && s.argv[1] == "manifest" && s.argv[2] == "inspect") r.out = kIndex;
+    return r;
+  });
+  Context c;
+  c.state_dir = dir.path() / "state";
+  c.images_file = c.state_dir / "images.yaml";
+  c.runner = &runner;
+  c.temp_dir = dir.path() / "tmp";
+  Options o;
+  o.image = "svc";
+  o.no_push = true;
+  testing::internal::CaptureStdout();
+  EXPECT_EQ(run(o, c), 0);
+  std::string out = testing::internal::GetCapturedStdout();
+  EXPECT_NE(out.find("built r.example/team/svc:latest\n  linux/amd64  sha256:aaaa\n"), std::string::npos) << out;
+  ASSERT_FALSE(build_argv.empty());
+  EXPECT_TRUE(build_argv.back().ends_with("/src/sub")) << build_argv.back();
+  EXPECT_NE(std::find(build_argv.begin(), build_argv.end(), "org.opencontainers.image.source=https://github.com/team/svc.git"),
+            build_argv.end());
+  EXPECT_FALSE(fs::exists(c.state_dir / "images/svc.yaml")) << "--no-push records nothing";
+}
