@@ -34,10 +34,10 @@ binfmt_ensure_aarch64() {
       [[ -x /usr/bin/qemu-aarch64-static ]] || { echo "qemu-user-static is not installed" >&2; return 1; }
       line=':qemu-aarch64:M::\x7f\x45\x4c\x46\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00:\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff:/usr/bin/qemu-aarch64-static:F'
     fi
-    printf '%s' "$line" >"$BINFMT_DIR/register" 2>/dev/null || {
-      echo "cannot register qemu-aarch64 in $BINFMT_DIR/register (needs root)" >&2
-      return 1
-    }
+    # A concurrent caller may have registered it meanwhile: the check below decides.
+    printf '%s' "$line" >"$BINFMT_DIR/register" 2>/dev/null || true
   fi
-  [[ -e "$entry" ]] && grep -q '^enabled' "$entry" && grep -q '^flags:.*F' "$entry"
+  if [[ -e "$entry" ]] && grep -q '^enabled' "$entry" && grep -q '^flags:.*F' "$entry"; then return 0; fi
+  echo "cannot register qemu-aarch64 with the F flag in $BINFMT_DIR/register (needs root)" >&2
+  return 1
 }
