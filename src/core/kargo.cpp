@@ -205,13 +205,11 @@ Node analysis_template(const Options& o, const std::string& ns, bool build) {
   c.set("securityContext", container_security_context(build));
   Node& mounts = c.set("volumeMounts", Node::seq());
   mounts.push(mount("workspace", kWorkspace));
-  mounts.push(mount("home", kHome));
   if (build) mounts.push(mount("containers-storage", std::string(kHome) + "/.local/share/containers"));
   mounts.push(mount("registry-auth", kRegistryAuthDir, true));
 
   Node& vols = pod.set("volumes", Node::seq());
   vols.push(named("workspace")).set("emptyDir", Node::map());
-  vols.push(named("home")).set("emptyDir", Node::map());
   if (build) vols.push(named("containers-storage")).set("emptyDir", Node::map());
   Node& auth = vols.push(named("registry-auth")).set("secret", Node::map());
   auth.set("secretName", o.registry_secret);
