@@ -225,22 +225,43 @@ void render_json(const trivy::ScanOutcome& scan, const Context& ctx, std::ostrea
   for (const auto& e : s.expired_ignores)
     expired.push_back({{"id", e.id}, {"expired", e.expires}, {"file", e.file}, {"line", e.line}});
   j["expiredIgnores"] = std::move(expired);
-  oj targets = oj::array();
-  for (const auto& t : s.targets)
-    targets.push_back({{"target", t.target},
-                       {"class", t.klass},
-                       {"type", t.type},
-                       {"counts", counts(t.vulnerabilities)},
-                       {"misconfigurations", t.misconfigurations.total()},
-                       {"secrets", t.secrets.total()}});
-  j["targets"] = std::move(targets);
   const auto& p = s.policy;
-  j["policy"] = {{"failOn", p.fail_on ? oj(std::string(trivy::to_string(*p.fail_on))) : oj(nullptr)},
-                 {"passed", p.passed},
-                 {"violations", p.total()}};
-  j["report"] = {{"file", scan.source.empty() ? oj(nullptr) : oj(scan.source)}, {"sha256", scan.sha256}, {"bytes", scan.bytes},
-                 {"createdAt", scan.header.created_at}, {"trivyVersion", scan.header.trivy_version}};
-  out << j.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << '\n';
+  oj tail = oj::object();
+  tail["policy"] = {{"failOn", p.fail_on ? oj(std::string(trivy::to_string(*p.fail_on))) : oj(nullptr)},
+                    {"passed", p.passed},
+                    {"violations", p.total()}};
+  tail["report"] = {{"file", scan.source.empty() ? oj(nullptr) : oj(scan.source)},
+                    {"sha256", scan.sha256},
+                    {"bytes", scan.bytes},
+                    {"createdAt", scan.header.created_at},
+                    {"trivyVersion", scan.header.trivy_version}};
+  constexpr auto replace = nlohmann::ordered_json::error_handler_t::replace;
+  // The per-target list can be long (one entry per Result): streamed, one object at a time,
+  // between the head and the tail, in the layout dump(2) gives the whole document.
+  std::string head = j.dump(2, ' ', false, replace);
+  head.resize(head.size() - 2);  // "\n}"
+  out << head << ",\n  \"targets\": [";
+  bool first = true;
+  for (const auto& t : s.targets) {
+    oj o = {{"target", t.target},
+            {"class", t.klass},
+            {"type", t.type},
+            {"counts", counts(t.vulnerabilities)},
+            {"misconfigurations", t.misconfigurations.total()},
+            {"secrets", t.secrets.total()}};
+    std::string text = o.dump(2, ' ', false, replace);
+    std::string indented;
+    indented.reserve(text.size() + 64);
+    for (char c : text) {
+      indented += c;
+      if (c == '\n') indented += "    ";
+    }
+    out << (first ? "\n    " : ",\n    ") << indented;
+    first = false;
+  }
+  out << (first ? "]," : "\n  ],");
+  std::string rest = tail.dump(2, ' ', false, replace);
+  out << rest.substr(1) << '\n';  // without the opening "{"
 }
 
 void render_table(const trivy::ScanOutcome& scan, const Context& ctx, std::ostream& os) {
