@@ -33,4 +33,4 @@ rc=0
   --format json >/dev/null 2>"$out/stress-cut.err" || rc=$?
 rm -f "$out/stress-cut.json"
 [[ $rc -eq 2 ]] || { echo "FAIL: the cut file exited $rc: $(head -c 300 "$out/stress-cut.err")" >&2; exit 1; }
-echo "cut in the middle: exit 2 ($(cat "$out/stress-cut.time")): $(head -n 1 "$out/stress-cut.err" | head -c 200)"
+echo "cut in the middle: exit 2 ($(tail -n 1 "$out/stress-cut.time")): $(head -n 1 "$out/stress-cut.err" | head -c 300)"
