@@ -30,3 +30,15 @@ if ((${#missing[@]} > 0)); then
 else
   echo "setup: all packages present" >&2
 fi
+
+# The other architecture's packages (busybox-static for the two-platform base image of the
+# build e2e tests and demo: `apt-get download busybox-static:arm64`).
+other_arch=arm64
+[[ $(dpkg --print-architecture) == arm64 ]] && other_arch=amd64
+if ! dpkg --print-foreign-architectures | grep -qx "$other_arch"; then
+  SUDO=""
+  if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+  echo "setup: adding the $other_arch architecture" >&2
+  $SUDO dpkg --add-architecture "$other_arch"
+  $SUDO apt-get update -qq
+fi

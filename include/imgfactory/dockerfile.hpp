@@ -129,6 +129,7 @@ struct Analysis {
   // Additions:
   std::vector<std::string> platforms;  // the target platforms analysed, normalised
   std::string target;                  // the name (or index) of the target stage
+  std::vector<std::string> warnings;   // the parser's (empty continuation lines)
 };
 
 // Throws imgf::Error (exit 2) with file_label and line on any parse/semantic error.

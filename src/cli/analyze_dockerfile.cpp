@@ -1,5 +1,7 @@
 #include "analyze_dockerfile.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <cstdio>
 #include <cstdlib>
 
@@ -13,9 +15,16 @@ int run_analyze_dockerfile(const AnalyzeDockerfileOptions& o) {
   if (o.format != "text" && o.format != "json" && o.format != "ast")
     throw input_error("--format " + o.format + " is not one of text, json, ast");
   std::string content = fsutil::read_file(o.dockerfile);
+  // BuildKit's parser warnings (empty continuation lines), as it prints them.
+  auto warn = [&](const std::vector<std::string>& warnings) {
+    for (const std::string& w : warnings)
+      spdlog::warn("{}: {} (empty continuation lines will become errors in a future release)", o.dockerfile, w);
+  };
   std::string out;
   if (o.format == "ast") {
-    out = dockerfile::dump_ast(content, o.dockerfile);
+    dockerfile::Ast ast = dockerfile::parse(content, o.dockerfile);
+    warn(ast.warnings);
+    out = dockerfile::dump_ast(ast);
   } else {
     dockerfile::Options opt;
     for (const std::string& kv : o.build_args) {
@@ -40,6 +49,7 @@ int run_analyze_dockerfile(const AnalyzeDockerfileOptions& o) {
     }
     opt.target = o.target;
     dockerfile::Analysis a = dockerfile::analyze(content, o.dockerfile, opt);
+    warn(a.warnings);
     out = o.format == "json" ? dockerfile::render_json(a, o.dockerfile) : dockerfile::render_text(a, o.dockerfile);
   }
   std::fwrite(out.data(), 1, out.size(), stdout);

@@ -1,14 +1,76 @@
+// `imgfactory build IMAGE`: wires the options into builder::Options and calls the library.
+#include <memory>
+
 #include "commands.hpp"
+#include "imgfactory/builder.hpp"
 #include "imgfactory/error.hpp"
+#include "imgfactory/process.hpp"
 
 namespace imgf::cli {
+namespace {
+
+struct BuildArgs {
+  builder::Options o;
+  std::string increment;
+  std::string timeout;
+  std::string retry_delay = "2s";
+  std::string format = "text";
+  int jobs = 0;
+};
+
+std::chrono::milliseconds duration_option(const std::string& text, const char* flag) {
+  auto d = builder::parse_timeout(text);
+  if (!d)
+    throw input_error(std::string(flag) + " '" + text + "' is not a duration", {}, 0,
+                      "for example 90s, 30m, 1h30m, or a number of seconds");
+  return *d;
+}
+
+}  // namespace
 
 Command add_build(CLI::App& root) {
+  auto a = std::make_shared<BuildArgs>();
   Command cmd;
-  cmd.app = root.add_subcommand("build", "build (not implemented yet)");
-  cmd.app->allow_extras();
-  cmd.run = [](const Globals&) -> int {
-    throw input_error("'imgfactory build' is not implemented yet (issue #6)");
+  CLI::App* app = root.add_subcommand(
+      "build", "build an enrolled image for several platforms with buildah, push one manifest list, record its digest");
+  cmd.app = app;
+  app->add_option("IMAGE", a->o.image, "the enrolled image name")->required();
+  app->add_option("--tag", a->o.tag, "tag to build (default: local.versionFile, else latest)");
+  app->add_option("--platform", a->o.platforms, "platforms, comma-separated (default linux/amd64,linux/arm64)")
+      ->delimiter(',')
+      ->allow_extra_args(false);
+  app->add_option("--registry", a->o.registry, "registry host to push to (default: the enrollment's)")
+      ->envname("REGISTRY");
+  app->add_flag("--no-push", a->o.no_push, "build the manifest list locally, do not push");
+  app->add_flag("--local", a->o.local, "host platform only, tagged localhost/<repository>:local, no push");
+  app->add_flag("--dry-run", a->o.dry_run, "print the plan (every buildah/skopeo argv) and run nothing");
+  app->add_option("--build-arg", a->o.build_args, "KEY=VALUE passed to every platform's build")
+      ->allow_extra_args(false);
+  app->add_option("--jobs", a->jobs, "platforms built in parallel (default: all)")->check(CLI::NonNegativeNumber);
+  app->add_option("--retries", a->o.retries, "retries of push and read-back on transient registry errors")
+      ->check(CLI::Range(0, 20));
+  app->add_option("--retry-delay", a->retry_delay, "first backoff between retries, doubling (default 2s)");
+  app->add_option("--timeout", a->timeout, "limit for the whole build, e.g. 30m (default: none)");
+  app->add_option("--isolation", a->o.isolation, "buildah isolation: chroot (default), oci, rootless")
+      ->envname("BUILDAH_ISOLATION");
+  app->add_option("--increment", a->increment, "next version from the state's currentVersion: major, minor, patch")
+      ->check(CLI::IsMember({"major", "minor", "patch"}));
+  app->add_option("--suffix", a->o.suffix, "appended to the tag as -<suffix>");
+  app->add_option("--format", a->format, "text or json")->check(CLI::IsMember({"text", "json"}));
+
+  cmd.run = [a](const Globals& g) -> int {
+    builder::Options o = a->o;
+    o.jobs = static_cast<std::size_t>(a->jobs);
+    o.json = a->format == "json";
+    o.increment = *builder::parse_increment(a->increment);
+    if (!a->timeout.empty()) o.timeout = duration_option(a->timeout, "--timeout");
+    o.retry_delay = duration_option(a->retry_delay, "--retry-delay");
+    proc::SystemRunner runner;
+    builder::Context ctx;
+    ctx.state_dir = g.state_dir;
+    ctx.images_file = g.images_file;
+    ctx.runner = &runner;
+    return builder::run(o, ctx);
   };
   return cmd;
 }

@@ -1,15 +1,113 @@
+// `imgfactory synth`: Kargo manifests for the enrolled images.
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+
 #include "commands.hpp"
+#include "imgfactory/enrollment.hpp"
 #include "imgfactory/error.hpp"
+#include "imgfactory/fsutil.hpp"
+#include "imgfactory/kargo.hpp"
 
 namespace imgf::cli {
 
+namespace {
+
+// True when `path` holds exactly `content`; streams the file (manifests of a large fleet are
+// tens of MB: no second copy in memory), and a size mismatch answers without reading.
+bool same_content(const std::filesystem::path& path, std::string_view content) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec || size != content.size()) return false;
+  std::ifstream in(path, std::ios::binary);
+  std::array<char, 1 << 16> buf{};
+  std::size_t off = 0;
+  while (in && off < content.size()) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    const auto got = static_cast<std::size_t>(in.gcount());
+    if (got == 0 || content.compare(off, got, std::string_view(buf.data(), got)) != 0) return false;
+    off += got;
+  }
+  return off == content.size();
+}
+
+struct SynthOptions {
+  std::string output;  // empty: <state-dir>/dist/image-factory.k8s.yaml; "-": stdout
+  std::vector<std::string> namespace_labels;
+  kargo::Options kargo;
+};
+
+int run_synth(const Globals& g, const SynthOptions& opts) {
+  kargo::Options ko = opts.kargo;
+  for (const auto& kv : opts.namespace_labels) {
+    const auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw input_error("--namespace-label '" + kv + "' must be KEY=VALUE");
+    ko.namespace_labels.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+  }
+  kargo::validate(ko);  // flags first: a bad flag is reported before any file is read
+
+  const auto layout = enrollment::layout_for(g.state_dir);
+  auto enrolled = enrollment::load(g.images_file);
+  const kargo::Input input = kargo::load_input(layout, std::move(enrolled));
+  const kargo::Manifests m = kargo::synthesize(input, ko);
+
+  if (opts.output == "-") {
+    std::fwrite(m.yaml.data(), 1, m.yaml.size(), stdout);
+    if (std::fflush(stdout) != 0) throw failure("cannot write the manifests to stdout");
+  } else {
+    const std::filesystem::path out =
+        opts.output.empty() ? layout.dist_dir / "image-factory.k8s.yaml" : std::filesystem::path(opts.output);
+    const bool changed = !same_content(out, m.yaml);
+    if (changed) fsutil::atomic_write(out, m.yaml);
+    spdlog::info("{} {}: {} documents ({} Warehouses, {} Stages, {} AnalysisTemplates)",
+                 changed ? "wrote" : "unchanged", out.string(), m.documents, m.warehouses, m.stages,
+                 m.analysis_templates);
+  }
+  return 0;
+}
+
+}  // namespace
+
 Command add_synth(CLI::App& root) {
+  auto opts = std::make_shared<SynthOptions>();
   Command cmd;
-  cmd.app = root.add_subcommand("synth", "synth (not implemented yet)");
-  cmd.app->allow_extras();
-  cmd.run = [](const Globals&) -> int {
-    throw input_error("'imgfactory synth' is not implemented yet (issue #4)");
-  };
+  cmd.app = root.add_subcommand("synth", "generate the Kargo manifests (Warehouses, Stages, AnalysisTemplates ...)");
+  auto* app = cmd.app;
+  kargo::Options& k = opts->kargo;
+  app->add_option("--output,-o", opts->output,
+                  "file to write, '-' for stdout (default <state-dir>/dist/image-factory.k8s.yaml)");
+  app->add_option("--namespace", k.namespace_name, "Kargo project and namespace")->capture_default_str();
+  app->add_option("--builder-image", k.builder_image, "image the verification Jobs run (imgfactory inside)")
+      ->envname("IMGFACTORY_BUILDER_IMAGE")
+      ->capture_default_str();
+  app->add_option("--state-repo", k.state_repo,
+                  "git URL the Jobs clone the state repository from (default: read at run time from the Secret "
+                  "--state-repo-secret, key repoURL)")
+      ->envname("IMAGE_FACTORY_STATE_REPO");
+  app->add_option("--state-branch", k.state_branch, "branch of the state repository")->capture_default_str();
+  app->add_option("--state-path", k.state_path, "directory of the state inside that repository")
+      ->capture_default_str();
+  app->add_option("--state-repo-secret", k.state_repo_secret, "Secret holding repoURL when --state-repo is not given")
+      ->capture_default_str();
+  app->add_option("--registry-secret", k.registry_secret,
+                  "dockerconfigjson Secret: image pulls and the build's registry credentials")
+      ->capture_default_str();
+  app->add_option("--github-token-secret", k.github_token_secret,
+                  "Secret (key token) for dispatching GitHub workflows")
+      ->capture_default_str();
+  app->add_option("--git-credentials-secret", k.git_credentials_secret,
+                  "Secret (key password) exported to the Jobs as GITHUB_TOKEN, if present")
+      ->capture_default_str();
+  app->add_option("--image-interval", k.image_interval, "discovery interval of the built images' Warehouses")
+      ->capture_default_str();
+  app->add_option("--base-interval", k.base_interval, "discovery interval of base and external images' Warehouses")
+      ->capture_default_str();
+  app->add_option("--namespace-label", opts->namespace_labels, "extra label KEY=VALUE on the Namespace (repeatable)");
+  cmd.run = [opts](const Globals& g) { return run_synth(g, *opts); };
   return cmd;
 }
 

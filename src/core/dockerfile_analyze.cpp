@@ -595,10 +595,15 @@ class Resolver {
   const Options& opt_;
 };
 
+// One image however it is spelled: alpine, docker.io/library/alpine:latest.
+std::string identity(const reference::Reference& r) {
+  return r.repository_url() + ":" + r.effective_tag() + "@" + r.digest;
+}
+
 void add_unique(std::vector<BaseImage>& into, const std::vector<BaseImage>& from) {
   for (const BaseImage& b : from) {
-    std::string key = b.parsed.canonical();
-    if (std::none_of(into.begin(), into.end(), [&](const BaseImage& x) { return x.parsed.canonical() == key; }))
+    std::string key = identity(b.parsed);
+    if (std::none_of(into.begin(), into.end(), [&](const BaseImage& x) { return identity(x.parsed) == key; }))
       into.push_back(b);
   }
 }
@@ -671,6 +676,7 @@ Analysis analyze(std::string_view content, const std::string& file_label, const 
   }
 
   Analysis result;
+  result.warnings = ast.warnings;
   Resolver resolver(file_label, meta, defs, ast.escape_token, options);
   for (std::size_t i = 0; i < platforms.size(); ++i) {
     Resolved r = resolver.run(platforms[i]);

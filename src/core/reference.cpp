@@ -303,7 +303,12 @@ std::string Reference::familiar() const {
   std::string d = domain;
   std::string p = path;
   if (d == "docker.io") {
-    d.clear();
+    // Drop docker.io unless the first path component would then read as a registry host
+    // (docker.io/example.com/x): the Go library drops it anyway, which does not round-trip.
+    std::string first = p.substr(0, p.find('/'));
+    bool looks_like_host = p.find('/') != std::string::npos &&
+                           (first.find_first_of(".:") != std::string::npos || first == "localhost");
+    if (!looks_like_host) d.clear();
     if (p.rfind("library/", 0) == 0 && p.find('/', 8) == std::string::npos) p = p.substr(8);
   }
   std::string out = d.empty() ? p : d + "/" + p;

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# `imgfactory build` without buildah: the dry-run plan, input errors (exit 2) and a patch
+# that does not apply (exit 1, named), with real git.
+source "$(dirname "$0")/../lib/testlib.sh"
+
+S="$T_TMP/state"
+mkdir -p "$S/app" "$S/patches" "$S/images"
+printf 'FROM scratch\nCOPY hello.txt /\n' >"$S/app/Dockerfile"
+echo hello >"$S/app/hello.txt"
+echo 2.3.4 >"$S/app/VERSION"
+printf -- '--- a/hello.txt\n+++ b/hello.txt\n@@ -1 +1 @@\n-goodbye\n+hello again\n' >"$S/patches/stale.patch"
+cat >"$S/images.yaml" <<'YAML'
+- name: app
+  registry: reg.example:5000
+  repository: team/app
+  local:
+    dir: app
+    versionFile: app/VERSION
+- name: patched
+  registry: reg.example:5000
+  repository: team/patched
+  local:
+    dir: app
+    patchFiles:
+      - patches/stale.patch
+- name: upstream
+  repository: library/debian
+YAML
+printf 'name: app\ncurrentVersion: 2.9.9\n' >"$S/images/app.yaml"
+export TMPDIR="$T_TMP/tmp"
+mkdir -p "$TMPDIR"
+unset REGISTRY BUILDAH_ISOLATION
+
+# --- dry run: the plan, nothing run ------------------------------------------------------
+run "$IMGFACTORY" --state-dir "$S" build app --dry-run --build-arg A=1 --jobs 1
+expect_rc 0 "--dry-run"
+expect_out_contains "buildah manifest create reg.example:5000/team/app:2.3.4" "tag from local.versionFile"
+expect_out_contains "# build (in parallel, 1 at a time)" "parallel stage with --jobs"
+expect_out_contains "buildah build --isolation chroot --platform linux/amd64 --layers --file $TMPDIR/imgfactory-build-app-XXXXXX/src/Dockerfile --tag localhost/imgfactory-build/team/app:2.3.4-linux-amd64 --build-arg A=1" "amd64 build argv"
+expect_out_contains "buildah build --isolation chroot --platform linux/arm64 " "arm64 build argv"
+expect_out_contains "buildah manifest add reg.example:5000/team/app:2.3.4 containers-storage:localhost/imgfactory-build/team/app:2.3.4-linux-arm64" "assemble argv"
+expect_out_contains "buildah manifest push --all --digestfile $TMPDIR/imgfactory-build-app-XXXXXX/manifest-list.digest reg.example:5000/team/app:2.3.4 docker://reg.example:5000/team/app:2.3.4" "push argv"
+expect_out_contains "skopeo inspect --raw docker://reg.example:5000/team/app:2.3.4" "read-back argv"
+[[ -z "$(ls -A "$TMPDIR")" ]] && pass "dry run creates no workspace" || fail "dry run left $(ls "$TMPDIR")"
+
+run "$IMGFACTORY" --state-dir "$S" build app --dry-run --increment minor --suffix RC/1 --platform linux/arm64 --registry other.example
+expect_rc 0 "--increment minor --suffix"
+expect_out_contains "docker://other.example/team/app:2.10.0-rc-1" "next minor after currentVersion 2.9.9, suffix, --registry"
+if grep -q -- "--platform linux/amd64" "$T_TMP/out"; then fail "--platform linux/arm64 still builds amd64"; else pass "--platform narrows the platforms"; fi
+
+REGISTRY=env.example run "$IMGFACTORY" --state-dir "$S" build app --dry-run --tag 7
+expect_out_contains "docker://env.example/team/app:7" "REGISTRY overrides the enrollment"
+
+BUILDAH_ISOLATION=oci run "$IMGFACTORY" --state-dir "$S" build app --dry-run
+expect_out_contains "--isolation oci" "BUILDAH_ISOLATION selects the isolation"
+
+run "$IMGFACTORY" --state-dir "$S" build app --dry-run --local --format json
+expect_rc 0 "--local --dry-run --format json"
+if python3 -c 'import json,sys; p=json.load(open(sys.argv[1])); s=[x for st in p["stages"] for x in st["steps"]]; assert p["reference"]=="localhost/team/app:local"; assert len(s)==2 and s[0]["kind"]=="build"' "$T_TMP/out"; then
+  pass "--local plan: one build of localhost/team/app:local"
+else
+  fail "--local plan: $(cat "$T_TMP/out")"
+fi
+
+# --- input errors: exit 2 ------------------------------------------------------------------
+run "$IMGFACTORY" --state-dir "$S" build nope --dry-run
+expect_rc 2 "unknown image"
+expect_err_contains "enrolled images: app, patched, upstream" "lists the enrolled names"
+run "$IMGFACTORY" --state-dir "$S" build upstream --dry-run
+expect_rc 2 "an external image is not built"
+run "$IMGFACTORY" --state-dir "$S" build app --dry-run --tag 'v1:2'
+expect_rc 2 "invalid tag"
+expect_err_contains "not a valid image tag" "names the bad tag"
+run "$IMGFACTORY" --state-dir "$S" build app --dry-run --tag 1 --increment patch
+expect_rc 2 "--tag with --increment"
+run "$IMGFACTORY" --state-dir "$S" build app --dry-run --platform linux
+expect_rc 2 "bad --platform"
+run "$IMGFACTORY" --state-dir "$S" build app --dry-run --local --platform linux/amd64
+expect_rc 2 "--local with --platform"
+run "$IMGFACTORY" --state-dir "$S" build app --dry-run --timeout soon
+expect_rc 2 "bad --timeout"
+run "$IMGFACTORY" --state-dir "$S" build app --dry-run --increment huge
+expect_rc 2 "bad --increment"
+run "$IMGFACTORY" --state-dir "$S" build app --dry-run --build-arg NOVALUE
+expect_rc 2 "--build-arg without ="
+run "$IMGFACTORY" --state-dir "$S" build app --dry-run --registry 'Bad Host'
+expect_rc 2 "an invalid --registry"
+expect_err_contains "is not a valid image reference" "names the bad reference"
+
+# --- a patch that does not apply: exit 1, named, nothing built -----------------------------
+run "$IMGFACTORY" --state-dir "$S" build patched --tag 1
+expect_rc 1 "a patch that does not apply"
+expect_err_contains "patch 'patches/stale.patch' does not apply to local.dir 'app'" "names the patch"
+expect_err_contains "images.yaml:11" "points at the enrollment"
+if grep -q "buildah" "$T_TMP/err"; then fail "buildah ran after the failed patch"; else pass "no buildah call"; fi
+[[ -z "$(ls -A "$TMPDIR")" ]] && pass "workspace removed after the failure" || fail "left $(ls "$TMPDIR")"
+
+done_testing
