@@ -62,8 +62,8 @@ TEST(Process, IdleTimeoutStopsASilentChildButNotATalkativeOne) {
   EXPECT_LT(res.elapsed.count(), 10000);
   // Writing (to stderr, as git's progress does) more often than the limit keeps it alive for
   // longer than the limit.
-  Spec talkative{.argv = {"sh", "-c", "for i in 1 2 3 4 5 6; do echo $i >&2; sleep 0.1; done"}};
-  talkative.idle_timeout = std::chrono::milliseconds(400);
+  Spec talkative{.argv = {"sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do echo $i >&2; sleep 0.3; done"}};
+  talkative.idle_timeout = std::chrono::milliseconds(2000);
   res = r.run(talkative);
   EXPECT_TRUE(res.ok()) << res.describe();
   EXPECT_FALSE(res.idle_timed_out);
