@@ -107,8 +107,12 @@ std::string basic_auth_header(std::string_view user, std::string_view token);
 // `git fetch --depth=1 ... -- <url> +refs/heads/<b>:refs/remotes/origin/<b>` in `repo`; the
 // header travels in GIT_CONFIG_KEY_n/VALUE_n (after the caller's own GIT_CONFIG_COUNT ones).
 proc::Spec shallow_fetch_spec(const ShallowFetch& f);
-// Runs it; nullopt on success, else git's own error lines (or why it was stopped).
-std::optional<std::string> shallow_fetch(const ShallowFetch& f, proc::Runner& runner);
+struct ShallowOutcome {
+  bool ok = false;
+  bool stalled = false;  // stopped after idle_timeout without output: the connection, not git
+  std::string error;     // git's own error lines, or why it was stopped
+};
+ShallowOutcome shallow_fetch(const ShallowFetch& f, proc::Runner& runner);
 
 // Cache(options).checkout(image): what `imgfactory build` uses to get one image's source.
 Checkout checkout(const enrollment::Image& image, const Options& options);

@@ -597,12 +597,12 @@ const Cache::Fetched& Cache::fetch(const enrollment::Source& src) {
                       payload.token.empty() ? std::string() : basic_auth_header(payload.token_user, payload.token),
                       options_.io_timeout};
       proc::SystemRunner system_runner;
-      const std::optional<std::string> err = shallow_fetch(sf, options_.runner ? *options_.runner : system_runner);
+      const ShallowOutcome got = shallow_fetch(sf, options_.runner ? *options_.runner : system_runner);
       if (proc::pending_signal() != 0) {
         cleanup();
         proc::throw_if_interrupted();
       }
-      if (!err) {
+      if (got.ok) {
         fetched = true;
         remote.reset();
         repo.reset();  // git wrote refs and a pack: read them afresh
@@ -611,11 +611,16 @@ const Cache::Fetched& Cache::fetch(const enrollment::Source& src) {
           cleanup();
           return fail("cannot open " + work.string() + " after git fetch: " + why);
         }
-      } else if (shallow_clone) {
-        return fail("cannot fetch " + label + " from " + effective + ": " + *err +
-                    " (the cache " + dir.string() + " is a shallow clone: remove it to fetch again)");
+      } else if (got.stalled || shallow_clone) {
+        // A stalled connection would stall libgit2 too; libgit2 1.5 cannot fetch into a shallow clone.
+        cleanup();
+        return fail("cannot fetch " + label + " from " + effective + ": " + got.error +
+                    (shallow_clone && !got.stalled
+                         ? " (the cache " + dir.string() + " is a shallow clone: remove it to fetch again)"
+                         : std::string()));
       } else {
-        spdlog::warn("{}: git fetch --depth 1 failed ({}); fetching the whole history with libgit2", label, *err);
+        spdlog::warn("{}: git fetch --depth 1 failed ({}); fetching the whole history with libgit2", label,
+                     got.error);
       }
     }
     if (!fetched) {

@@ -76,7 +76,7 @@ proc::Spec shallow_fetch_spec(const ShallowFetch& f) {
   return s;
 }
 
-std::optional<std::string> shallow_fetch(const ShallowFetch& f, proc::Runner& runner) {
+ShallowOutcome shallow_fetch(const ShallowFetch& f, proc::Runner& runner) {
   proc::Spec spec = shallow_fetch_spec(f);
   if (!f.auth_header.empty()) log::add_secret(f.auth_header.substr(f.auth_header.rfind(' ') + 1));
   spdlog::debug("running {}", proc::format_argv(spec.argv));
@@ -92,15 +92,18 @@ std::optional<std::string> shallow_fetch(const ShallowFetch& f, proc::Runner& ru
     }
   };
   const proc::Result r = runner.run(spec);
-  if (r.ok()) return std::nullopt;
-  std::string why;
-  for (const auto& l : said) why += (why.empty() ? "" : "; ") + l;
+  ShallowOutcome out;
+  out.ok = r.ok();
+  if (out.ok) return out;
   if (r.idle_timed_out) {
     const auto ms = f.idle_timeout.count();
-    return "git fetch: no data for " + (ms % 1000 == 0 ? std::to_string(ms / 1000) + "s" : std::to_string(ms) + "ms");
+    out.stalled = true;
+    out.error = "git fetch: no data for " + (ms % 1000 == 0 ? std::to_string(ms / 1000) + "s" : std::to_string(ms) + "ms");
+    return out;
   }
-  if (why.empty()) why = "git fetch " + r.describe();
-  return why;
+  for (const auto& l : said) out.error += (out.error.empty() ? "" : "; ") + l;
+  if (out.error.empty()) out.error = "git fetch " + r.describe();
+  return out;
 }
 
 }  // namespace imgf::source
