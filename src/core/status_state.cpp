@@ -82,7 +82,8 @@ ScanRecord read_scan(const YAML::Node& n, const std::string& file) {
 }
 
 // The digests of the base images the last build used, as build records them with its
-// inputs. This is the one place that knows where they live in images/<name>.yaml:
+// inputs (the `buildInputs:` contract in docs/build.md, written by `build`). This is the one
+// place that knows where they live in images/<name>.yaml:
 //   buildInputs:
 //     baseImages:
 //       - name: python-3.12-slim
