@@ -101,7 +101,7 @@ void read_built_on(const YAML::Node& root, ImageRecord& rec) {
   for (const auto& b : bases) {
     require_map(b, "buildInputs.baseImages entry", file);
     auto name = opt_scalar(b, "name", file);
-    if (!name) throw input_error("buildInputs.baseImages entry without a name", file, line_of(b), kHint);
+    if (!name) continue;  // an image without a base-image state name: nothing status shows
     BuiltOn on;
     on.digest = opt_scalar(b, "digest", file);
     if (const YAML::Node p = b["platforms"]; !is_null(p)) {

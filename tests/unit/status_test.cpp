@@ -275,6 +275,53 @@ TEST(StatusState, ReadsWhatBuildAndScanWrite) {
   EXPECT_EQ(r.built_on.at("python-3.12-slim").platforms.size(), 1u);
 }
 
+TEST(StatusState, BuildInputsAndDigestFieldsAsBuildAndAnalyzeWriteThem) {
+  // The buildInputs block as `build` renders it (docs/build.md), a null digest and name included.
+  const ImageRecord r = parse_image_state(
+      "name: app\ncurrentVersion: 1.0.0\ncurrentDigest: 'sha256:x'\nlastBuilt: '2026-02-01T00:00:00Z'\n"
+      "buildInputs:\n"
+      "  fingerprint: sha256:" + std::string(64, '0') + "\n"
+      "  baseImages:\n"
+      "    - name: alpine-3.19\n"
+      "      reference: docker.io/library/alpine:3.19\n"
+      "      digest: " + kB + "\n"
+      "      platforms: {}\n"
+      "    - name: python-3.12-slim\n"
+      "      reference: docker.io/library/python:3.12-slim\n"
+      "      digest: null\n"
+      "      platforms:\n"
+      "        linux/amd64: " + kA + "\n"
+      "        linux/arm64: " + kC + "\n"
+      "    - name: null\n"
+      "      reference: ghcr.io/x/y:1\n"
+      "      digest: " + kA + "\n"
+      "      platforms: {}\n"
+      "  sourceRevision: 0123456789abcdef0123456789abcdef01234567\n"
+      "  sourceDateEpoch: 1735488306\n"
+      "  buildArgs:\n    A: 'x: y'\n"
+      "  platforms:\n    - linux/amd64\n    - linux/arm64\n"
+      "  target: null\n",
+      "images/app.yaml");
+  ASSERT_EQ(r.built_on.size(), 2u);
+  EXPECT_EQ(r.built_on.at("alpine-3.19").digest, kB);
+  EXPECT_FALSE(r.built_on.at("python-3.12-slim").digest);
+  EXPECT_EQ(r.built_on.at("python-3.12-slim").platforms.size(), 2u);
+  // base-images/<name>.yaml after `analyze --digests` saw a change: the comment analyze keeps on
+  // lastUpdated, and rebuildEligibleAt per dependent image.
+  const BaseRecord b = parse_base_state(
+      "name: python-3.12-slim\nfullImage: python:3.12-slim\nlastChecked: '2026-02-24T00:00:00Z'\n"
+      "currentDigest: " + kB + "\nlastUpdated: '2026-02-24T00:00:00Z'  # Will be set when digest first changes\n"
+      "previousDigest: " + kA + "\n"
+      "rebuildEligibleAt:\n  default: '2026-03-03T00:00:00Z'\n  app: '2026-03-03T00:00:00Z'\n"
+      "  'weird: name': '2026-03-10T00:00:00Z'\n"
+      "updateHistory:\n  - digest: " + kB + "\n    previousDigest: " + kA + "\n    detectedAt: '2026-02-24T00:00:00Z'\n",
+      "base-images/python-3.12-slim.yaml");
+  EXPECT_EQ(b.last_updated, "2026-02-24T00:00:00Z");
+  EXPECT_EQ(b.eligible_default, "2026-03-03T00:00:00Z");
+  EXPECT_EQ(b.eligible_by_image.at("app"), "2026-03-03T00:00:00Z");
+  EXPECT_EQ(b.eligible_by_image.at("weird: name"), "2026-03-10T00:00:00Z");
+}
+
 TEST(StatusState, OriginalQuirks) {
   const ImageRecord r = parse_image_state(
       "currentVersion: null\ncurrentDigest: None\nlastBuilt: '2025-12-29T19:25:06.841994+00:00'\nbaseImages: []\n",
