@@ -13,7 +13,9 @@
 //                          documentation warns about; requiring MAJOR.MINOR keeps them out.
 //                          allowTags from images.yaml as allowTagsRegexes; Digest follows
 //                          `latest`; Lexical without allowTags watches ^latest$.
-//   Tag (build)            --tag, else the version file's version (+ "-suffix"), else the
+//   Tag (build)            --tag, else the version file's version (+ "-suffix"; when the
+//                          state's currentVersion is already that version or later, that
+//                          currentVersion bumped: a released tag is never pushed again), else the
 //                          state's currentVersion bumped (--increment, default patch; 0.0.0
 //                          when there is none), else `latest` for Digest/Lexical-on-latest.
 //                          Every push also pushes `latest`. After a push without --suffix

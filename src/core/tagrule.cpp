@@ -192,7 +192,17 @@ Decision decide(const Inputs& in, const Selection& sel) {
       throw input_error("the version file is empty", {}, 0, "write a version such as 1.0.0 into it");
     d.tag = file_version;
     d.origin = "versionFile";
-    if (in.suffix.empty()) d.bumped_version = builder::bump_version(file_version, inc);
+    // The version file names the next version. When the state already records it (or a
+    // later one) as pushed — a migrated original state, a bump that did not land — pushing
+    // it again would overwrite a released tag that the Warehouse already holds: take the
+    // recorded version bumped instead, and move the file past it.
+    const std::string current = trim(in.current_version);
+    const auto fv = parse_semver(file_version, false), cv = parse_semver(current, false);
+    if (fv && cv && compare(*fv, *cv) <= 0) {
+      d.tag = builder::bump_version(current, inc);
+      d.origin = "versionFile " + file_version + " already pushed (currentVersion " + current + "), bumped";
+    }
+    if (in.suffix.empty()) d.bumped_version = builder::bump_version(d.tag, inc);
   } else if (sel.strategy == "Digest" || (sel.strategy == "Lexical" && discovers(sel, "latest") &&
                                           !discovers(sel, "0.0.1"))) {
     d.tag = "latest";

@@ -175,6 +175,30 @@ TEST(TagRuleDecide, VersionFileAsTheOriginal) {
   EXPECT_EQ(exit_of([&] { decide(in, s); }), 2);
 }
 
+// A version file that names a version the state already records as pushed (the original
+// tool's state, or a bump that did not land) is not pushed again: that would overwrite a
+// released tag instead of giving the Warehouse a newer one.
+TEST(TagRuleDecide, VersionFileAlreadyPushedIsNotPushedAgain) {
+  Selection s;
+  s.strict_semvers = false;
+  Inputs in;
+  in.has_version_file = true;
+  in.version_file = "0.3.0\n";
+  in.current_version = "0.3.0";
+  Decision d = decide(in, s);
+  EXPECT_EQ(d.tag, "0.3.1");
+  EXPECT_EQ(d.bumped_version, "0.3.2");
+  EXPECT_TRUE(prefers(s, d.tag, in.current_version));
+  in.current_version = "0.4.2";  // the file is behind the state
+  EXPECT_EQ(decide(in, s).tag, "0.4.3");
+  in.current_version = "0.2.9";  // the file is ahead: a person bumped it
+  d = decide(in, s);
+  EXPECT_EQ(d.tag, "0.3.0");
+  EXPECT_EQ(d.bumped_version, "0.3.1");
+  in.current_version = "latest";  // not a version: the file rules
+  EXPECT_EQ(decide(in, s).tag, "0.3.0");
+}
+
 TEST(TagRuleDecide, WithoutVersionFileBumpsCurrentVersion) {
   Selection s;
   s.strict_semvers = false;
