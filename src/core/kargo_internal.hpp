@@ -182,11 +182,6 @@ class Planner {
   void add_stage(const std::string& name, const std::string& owner, bool auto_promote, Node doc);
   static Labels image_stage_labels(const std::string& role, const enrollment::Image& img, bool auto_promote);
   static Node verification(const char* template_name, const std::vector<std::pair<std::string, std::string>>& args);
-  // <repo>:${{ imageFrom("<repo>").Tag }}@${{ imageFrom("<repo>").Digest }}
-  static std::string image_ref_expr(const std::string& repo);
-  // ${{ quote(commitFrom("<url>").ID) }}: quote() keeps an all-digit commit ID a string
-  // (Kargo would otherwise read it as a number and refuse the argument).
-  static std::string commit_id_expr(const std::string& url);
   // The per-image offset added to the soak of its build and rebuild Stages, in [0, spread).
   long long stagger_seconds(const std::string& image) const;
   // Whether `img` is built by the build AnalysisTemplate (no GitHub workflow to dispatch).

@@ -23,6 +23,45 @@
 
 namespace imgf::kargo::detail {
 
+namespace {
+
+// <repo>:${{ imageFrom("<repo>").Tag }}@${{ imageFrom("<repo>").Digest }}
+std::string image_ref_expr(const std::string& repo) {
+  return repo + ":${{ imageFrom(\"" + repo + "\").Tag }}@${{ imageFrom(\"" + repo + "\").Digest }}";
+}
+
+// ${{ quote(commitFrom("<url>").ID) }}: quote() keeps an all-digit commit ID a string (Kargo
+// would otherwise read it as a number and refuse the argument).
+std::string commit_id_expr(const std::string& url) { return "${{ quote(commitFrom(\"" + url + "\").ID) }}"; }
+
+// The Stage's promotion: one compose-output step (no side effects, no credentials) under
+// `alias`; returns its config for what it records.
+Node& compose_output(Node& spec, const char* alias) {
+  Node& step = spec.set("promotionTemplate", Node::map())
+                   .set("spec", Node::map())
+                   .set("steps", Node::seq())
+                   .push(Node::map());
+  step.set("uses", "compose-output");
+  step.set("as", alias);
+  return step.set("config", Node::map());
+}
+
+// The source Freight of an analysis or build Stage: the commits it records, and the args of
+// its Job (`revision` only for a source repository: a local image's files are in the Job's
+// own checkout of the state repository).
+std::vector<std::pair<std::string, std::string>> source_freight(Node& cfg, const enrollment::Image& img,
+                                                                const SourcePlan& src) {
+  std::vector<std::pair<std::string, std::string>> args = {{"image", img.name}};
+  if (!src.source_url.empty()) {
+    cfg.set("commit", "${{ commitFrom(\"" + src.source_url + "\").ID }}");
+    args.emplace_back("revision", commit_id_expr(src.source_url));
+  }
+  if (!src.state_url.empty()) cfg.set("stateCommit", "${{ commitFrom(\"" + src.state_url + "\").ID }}");
+  return args;
+}
+
+}  // namespace
+
 Labels Planner::image_stage_labels(const std::string& role, const enrollment::Image& img, bool auto_promote) {
   return {{kRoleKey, role}, {kImageKey, kube_name(img.name)}, {kAutoKey, auto_promote ? "true" : "false"}};
 }
@@ -62,13 +101,7 @@ Node Planner::verification(const char* template_name, const std::vector<std::pai
   return v;
 }
 
-std::string Planner::image_ref_expr(const std::string& repo) {
-  return repo + ":${{ imageFrom(\"" + repo + "\").Tag }}@${{ imageFrom(\"" + repo + "\").Digest }}";
-}
 
-std::string Planner::commit_id_expr(const std::string& url) {
-  return "${{ quote(commitFrom(\"" + url + "\").ID) }}";
-}
 
 long long Planner::stagger_seconds(const std::string& image) const {
   const long long spread = parse_kargo_duration(o_.rebuild_spread).value_or(0);
@@ -86,17 +119,11 @@ const std::string& Planner::gate_stage(const std::string& warehouse) {
   if (auto it = gate_stage_.find(warehouse); it != gate_stage_.end()) return it->second;
   const std::string name = kube_name("base-" + warehouse);
   Node doc = stage_doc(name, {{kRoleKey, "gate"}, {kAutoKey, "true"}}, warehouse);
-  Node& step = doc.at("spec")
-                   .set("promotionTemplate", Node::map())
-                   .set("spec", Node::map())
-                   .set("steps", Node::seq())
-                   .push(Node::map());
-  step.set("uses", "compose-output");
-  step.set("as", "base");
-  step.set("config", Node::map()).set("image", image_ref_expr(warehouse_repo_.at(warehouse)));
+  compose_output(doc.at("spec"), "base").set("image", image_ref_expr(warehouse_repo_.at(warehouse)));
   add_stage(name, "the gate of Warehouse '" + warehouse + "'", true, std::move(doc));
   return gate_stage_.emplace(warehouse, name).first->second;
 }
+
 
 void Planner::plan_analysis_stage(const enrollment::Image& img, const SourcePlan& src) {
   const std::string name = kube_name("analyze-dockerfile-" + img.name);
@@ -104,19 +131,9 @@ void Planner::plan_analysis_stage(const enrollment::Image& img, const SourcePlan
   Node doc = stage_doc(name, image_stage_labels("analysis", img, true),
                        from_source ? src.warehouse : image_warehouse_.at(img.name));
   Node& spec = doc.at("spec");
-  Node& step = spec.set("promotionTemplate", Node::map())
-                   .set("spec", Node::map())
-                   .set("steps", Node::seq())
-                   .push(Node::map());
-  step.set("uses", "compose-output");
-  step.set("as", "analyze");
-  Node& cfg = step.set("config", Node::map());
+  Node& cfg = compose_output(spec, "analyze");
   if (!from_source) cfg.set("image", image_ref_expr(img.repository_url()));
-  if (!src.source_url.empty()) cfg.set("commit", "${{ commitFrom(\"" + src.source_url + "\").ID }}");
-  if (!src.state_url.empty()) cfg.set("stateCommit", "${{ commitFrom(\"" + src.state_url + "\").ID }}");
-  std::vector<std::pair<std::string, std::string>> args = {{"image", img.name}};
-  if (!src.source_url.empty()) args.emplace_back("revision", commit_id_expr(src.source_url));
-  spec.set("verification", verification(kAnalyzeTemplate, args));
+  spec.set("verification", verification(kAnalyzeTemplate, source_freight(cfg, img, src)));
   need_analyze_ = true;
   add_stage(name, "image '" + img.name + "'", true, std::move(doc));
 }
@@ -126,19 +143,9 @@ void Planner::plan_build_stage(const enrollment::Image& img, const SourcePlan& s
   Node doc = stage_doc(name, image_stage_labels("build", img, img.auto_rebuild), src.warehouse, analysis_stage,
                        stagger_seconds(img.name));
   Node& spec = doc.at("spec");
-  Node& step = spec.set("promotionTemplate", Node::map())
-                   .set("spec", Node::map())
-                   .set("steps", Node::seq())
-                   .push(Node::map());
-  step.set("uses", "compose-output");
-  step.set("as", "build");
-  Node& cfg = step.set("config", Node::map());
+  Node& cfg = compose_output(spec, "build");
   cfg.set("image", img.repository_url());
-  if (!src.source_url.empty()) cfg.set("commit", "${{ commitFrom(\"" + src.source_url + "\").ID }}");
-  if (!src.state_url.empty()) cfg.set("stateCommit", "${{ commitFrom(\"" + src.state_url + "\").ID }}");
-  std::vector<std::pair<std::string, std::string>> args = {{"image", img.name}};
-  if (!src.source_url.empty()) args.emplace_back("revision", commit_id_expr(src.source_url));
-  spec.set("verification", verification(kBuildTemplate, args));
+  spec.set("verification", verification(kBuildTemplate, source_freight(cfg, img, src)));
   need_build_ = true;
   add_stage(name, "image '" + img.name + "'", img.auto_rebuild, std::move(doc));
 }
@@ -149,9 +156,9 @@ void Planner::plan_rebuild_stage(const enrollment::Image& img, const std::string
   Node doc = stage_doc(name, image_stage_labels("rebuild", img, img.auto_rebuild), bw, gate,
                        img.rebuild_delay_seconds.count() + stagger_seconds(img.name));
   Node& spec = doc.at("spec");
-  Node& steps = spec.set("promotionTemplate", Node::map()).set("spec", Node::map()).set("steps", Node::seq());
   const std::string base_repo = warehouse_repo_.at(bw);
   if (!built_by_template(img)) {
+    Node& steps = spec.set("promotionTemplate", Node::map()).set("spec", Node::map()).set("steps", Node::seq());
     const auto& s = *img.source;
     const GitHubRepo gh = *github_repo(s);
     Node& step = steps.push(Node::map());
@@ -173,10 +180,7 @@ void Planner::plan_rebuild_stage(const enrollment::Image& img, const std::string
     cfg.set("body", "{\"ref\":" + json_string(s.branch) + ",\"inputs\":{\"version_bump\":\"patch\"}}");
     workflow_dispatch_ = true;
   } else {
-    Node& step = steps.push(Node::map());
-    step.set("uses", "compose-output");
-    step.set("as", "rebuild");
-    Node& cfg = step.set("config", Node::map());
+    Node& cfg = compose_output(spec, "rebuild");
     cfg.set("image", img.repository_url());
     cfg.set("baseImage", image_ref_expr(base_repo));
     spec.set("verification", verification(kBuildTemplate, {{"image", img.name}, {"baseRef", image_ref_expr(base_repo)}}));
