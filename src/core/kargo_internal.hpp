@@ -182,8 +182,11 @@ class Planner {
   void add_stage(const std::string& name, const std::string& owner, bool auto_promote, Node doc);
   static Labels image_stage_labels(const std::string& role, const enrollment::Image& img, bool auto_promote);
   static Node verification(const char* template_name, const std::vector<std::pair<std::string, std::string>>& args);
-  // The per-image offset added to the soak of its build and rebuild Stages, in [0, spread).
-  long long stagger_seconds(const std::string& image) const;
+  // The per-image offset added to the soak of its build and rebuild Stages: whole minutes in
+  // [0, min(--rebuild-spread, cap)), from the hash of the image name.
+  long long stagger_seconds(const std::string& image, long long cap = kNoCap) const;
+  static constexpr long long kNoCap = 1LL << 40;
+  static constexpr long long kBuildStaggerCap = 600;  // build Stages: see kargo_stages.cpp
   // Whether `img` is built by the build AnalysisTemplate (no GitHub workflow to dispatch).
   bool built_by_template(const enrollment::Image& img) const;
   // The Stage that holds each new Freight of a base Warehouse: Freight soaks there before a

@@ -12,7 +12,9 @@
 // Warehouse feeds a gate Stage (base-B) first; a build Stage soaks its stagger in the
 // analysis Stage. Each image's stagger is a fixed offset in [0, --rebuild-spread) from the
 // hash of its name, so Freight that reaches many Stages at once (the first apply, a popular
-// base image) does not start every Job at the same moment.
+// base image) does not start every Job at the same moment. A build Stage's stagger is cut to
+// the first 10 minutes: Kargo restarts a soak when newer Freight replaces the old one
+// upstream, so a long wait would let a stream of commits starve the build.
 #include <spdlog/spdlog.h>
 
 #include <optional>
@@ -103,8 +105,8 @@ Node Planner::verification(const char* template_name, const std::vector<std::pai
 
 
 
-long long Planner::stagger_seconds(const std::string& image) const {
-  const long long spread = parse_kargo_duration(o_.rebuild_spread).value_or(0);
+long long Planner::stagger_seconds(const std::string& image, long long cap) const {
+  const long long spread = std::min(parse_kargo_duration(o_.rebuild_spread).value_or(0), cap);
   const long long minutes = spread / 60;
   if (minutes <= 0) return 0;
   const std::string h = fsutil::sha256_hex(image).substr(0, 12);
@@ -141,7 +143,7 @@ void Planner::plan_analysis_stage(const enrollment::Image& img, const SourcePlan
 void Planner::plan_build_stage(const enrollment::Image& img, const SourcePlan& src, const std::string& analysis_stage) {
   const std::string name = kube_name("build-" + img.name);
   Node doc = stage_doc(name, image_stage_labels("build", img, img.auto_rebuild), src.warehouse, analysis_stage,
-                       stagger_seconds(img.name));
+                       stagger_seconds(img.name, kBuildStaggerCap));
   Node& spec = doc.at("spec");
   Node& cfg = compose_output(spec, "build");
   cfg.set("image", img.repository_url());
