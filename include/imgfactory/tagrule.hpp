@@ -4,18 +4,28 @@
 //
 //   Warehouse (synth)      published repository, imageSelectionStrategy from images.yaml,
 //                          default SemVer with strictSemvers: false (a version file may say
-//                          "1.2" or "v1.2.3", which Kargo's strict default would never see);
+//                          "1.2", which Kargo's strict default would never see; "v1.2.3" is
+//                          strict for Kargo, which drops one leading 'v' before the strict
+//                          check) and, unless images.yaml gives allowTags, allowTagsRegexes
+//                          [kVersionTags]: a loose SemVer reading alone takes an all-digit tag
+//                          (a short commit hash "1234567", a date "20240115") for a major
+//                          version and would pin the Warehouse to it forever, which Kargo's
+//                          documentation warns about; requiring MAJOR.MINOR keeps them out.
 //                          allowTags from images.yaml as allowTagsRegexes; Digest follows
 //                          `latest`; Lexical without allowTags watches ^latest$.
-//   Tag (build)            --tag, else the version file's version (+ "-suffix"), else the
+//   Tag (build)            --tag, else the version file's version (+ "-suffix"; when the
+//                          state's currentVersion is already that version or later, that
+//                          currentVersion bumped: a released tag is never pushed again), else the
 //                          state's currentVersion bumped (--increment, default patch; 0.0.0
 //                          when there is none), else `latest` for Digest/Lexical-on-latest.
 //                          Every push also pushes `latest`. After a push without --suffix
 //                          the version file is bumped (--increment, default patch).
 //
 // Kargo's own semantics are followed where it matters: SemVer parsing as Masterminds
-// semver v3 (NewVersion, or StrictNewVersion with strictSemvers: true), allowTagsRegexes as
-// Go's regexp.MatchString (unanchored), Digest follows the tag named by constraint.
+// semver v3.4.0 (Kargo v1.11's): NewVersion with CoerceNewVersion (leading zeros allowed in
+// MAJOR.MINOR.PATCH), and with strictSemvers also StrictNewVersion of the tag without its
+// leading 'v'; equal versions are ordered by their text; allowTagsRegexes as Go's
+// regexp.MatchString (unanchored); Digest follows the tag named by constraint.
 // Pure: no files, processes or clock.
 #include <optional>
 #include <string>
@@ -27,13 +37,18 @@
 
 namespace imgf::tagrule {
 
+// The allowTagsRegexes of a SemVer Warehouse without allowTags in images.yaml: tags that
+// begin with MAJOR.MINOR (optionally 'v'); the SemVer reading checks the rest.
+inline constexpr const char* kVersionTags = "^v?[0-9]+\\.[0-9]+";
+
 struct Semver {
   unsigned long long major = 0, minor = 0, patch = 0;
   std::string prerelease;  // without the '-'
   std::string metadata;    // without the '+'
 };
-// A tag as Kargo reads it: strict = Masterminds StrictNewVersion (MAJOR.MINOR.PATCH, no 'v'),
-// else NewVersion ("v1", "1.2", "v1.2.3-rc.1+b5" all parse). nullopt when it is no version.
+// A tag as Kargo reads it: NewVersion ("v1", "1.2", "01.2", "v1.2.3-rc.1+b5" all parse), and
+// with strict also StrictNewVersion without the leading 'v' (MAJOR.MINOR.PATCH: "1.2.3",
+// "v1.2.3", not "1.2" or "01.2.3"). nullopt when it is no version.
 std::optional<Semver> parse_semver(std::string_view tag, bool strict);
 // Semantic-version precedence (metadata ignored): <0, 0, >0.
 int compare(const Semver& a, const Semver& b);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <string>
 
 #include "kargo_internal.hpp"
 
@@ -87,16 +88,6 @@ Node string_seq(const std::vector<std::string>& items) {
   Node n = Node::seq();
   for (const auto& i : items) n.push(i);
   return n;
-}
-
-// ---- semver ------------------------------------------------------------------------------
-
-Semver semver_kind(const std::string& v, std::string* major) {
-  static const RE2 strict(R"(v?(0|[1-9]\d*)\.(?:0|[1-9]\d*)\.(?:0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?)");
-  static const RE2 loose(R"(v?(0|[1-9]\d*)\.(?:0|[1-9]\d*))");
-  if (RE2::FullMatch(v, strict, major)) return Semver::strict;
-  if (RE2::FullMatch(v, loose, major)) return Semver::loose;
-  return Semver::none;
 }
 
 // ---- repositories --------------------------------------------------------------------------
@@ -219,6 +210,52 @@ std::string join_path(const std::string& a, const std::string& b) {
   if (a.empty() || a == ".") return b;
   if (b.empty()) return a;
   return a + "/" + b;
+}
+
+std::vector<std::string> paths_under(const std::vector<std::string>& includes,
+                                     const std::vector<std::string>& candidates) {
+  std::vector<std::string> out;
+  for (const auto& c : candidates) {
+    bool inside = includes.empty();
+    for (const auto& i : includes)
+      if (c == i || c.starts_with(i + "/")) inside = true;
+    if (inside && std::find(out.begin(), out.end(), c) == out.end()) out.push_back(c);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string normalize_git(std::string url) {
+  std::transform(url.begin(), url.end(), url.begin(), [](unsigned char c) { return std::tolower(c); });
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  if (url.ends_with(".git")) url.resize(url.size() - 4);
+  return url;
+}
+
+// ---- durations ---------------------------------------------------------------------------------
+
+std::optional<long long> parse_kargo_duration(std::string_view text) {
+  if (!matches(interval_re(), text)) return std::nullopt;
+  double total = 0;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const std::size_t start = i;
+    while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) ++i;
+    const double n = std::stod(std::string(text.substr(start, i - start)));
+    const char unit = text[i++];
+    total += n * (unit == 'h' ? 3600.0 : unit == 'm' ? 60.0 : 1.0);
+  }
+  if (total > 1e12) return std::nullopt;
+  return static_cast<long long>(total);
+}
+
+std::string kargo_duration(long long seconds) {
+  if (seconds <= 0) return "0s";
+  std::string out;
+  if (const long long h = seconds / 3600; h > 0) out += std::to_string(h) + "h";
+  if (const long long m = seconds % 3600 / 60; m > 0) out += std::to_string(m) + "m";
+  if (const long long s = seconds % 60; s > 0) out += std::to_string(s) + "s";
+  return out;
 }
 
 }  // namespace imgf::kargo::detail

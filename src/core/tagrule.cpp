@@ -27,26 +27,50 @@ bool to_number(const std::string& s, unsigned long long& out) {
   return ec == std::errc() && p == s.data() + s.size();
 }
 
-// Masterminds semver v3 (v3.2 and later, as Kargo v1.11 uses): the loose form of NewVersion
-// and the strict form of StrictNewVersion. Numeric identifiers have no leading zeros.
-constexpr const char* kNum = R"((?:0|[1-9]\d*))";
-constexpr const char* kPreId = R"((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))";
-
+// Masterminds semver v3.4.0 (Kargo v1.11's go.mod) with its default CoerceNewVersion = true:
+// NewVersion matches the loose pattern below (leading zeros in MAJOR.MINOR.PATCH are coerced,
+// "01.2" is 1.2.0), then validates the prerelease (no empty identifier, no numeric identifier
+// with a leading zero) and the metadata.
 const RE2& loose_re() {
-  static const RE2 re(std::string("v?(") + kNum + R"()(?:\.()" + kNum + R"())?(?:\.()" + kNum + R"())?)" +
-                      R"((?:-()" + kPreId + R"((?:\.)" + kPreId + R"()*))?)" +
-                      R"((?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?)");
-  return re;
-}
-const RE2& strict_re() {
-  static const RE2 re(std::string("(") + kNum + R"()\.()" + kNum + R"()\.()" + kNum + R"())" +
-                      R"((?:-()" + kPreId + R"((?:\.)" + kPreId + R"()*))?)" +
-                      R"((?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?)");
+  static const RE2 re(R"(v?([0-9]+)(?:\.([0-9]+))?(?:\.([0-9]+))?)"
+                      R"((?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?)"
+                      R"((?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?)");
   return re;
 }
 
 bool all_digits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// Masterminds validatePrerelease: every identifier non-empty; a numeric one has no leading zero.
+bool valid_prerelease(std::string_view p) {
+  std::size_t i = 0;
+  while (true) {
+    const std::size_t e = std::min(p.find('.', i), p.size());
+    const std::string_view id = p.substr(i, e - i);
+    if (id.empty()) return false;
+    if (all_digits(id) && id.size() > 1 && id.front() == '0') return false;
+    if (e == p.size()) return true;
+    i = e + 1;
+  }
+}
+
+// Masterminds StrictNewVersion: exactly MAJOR.MINOR.PATCH (each digits only, no leading zero),
+// then an optional -prerelease and +metadata taken from the third part.
+bool strict_new_version(std::string_view v) {
+  const std::size_t d1 = v.find('.');
+  if (d1 == std::string_view::npos) return false;
+  const std::size_t d2 = v.find('.', d1 + 1);
+  if (d2 == std::string_view::npos) return false;
+  std::string_view parts[3] = {v.substr(0, d1), v.substr(d1 + 1, d2 - d1 - 1), v.substr(d2 + 1)};
+  if (const auto plus = parts[2].find('+'); plus != std::string_view::npos) parts[2] = parts[2].substr(0, plus);
+  if (const auto dash = parts[2].find('-'); dash != std::string_view::npos) parts[2] = parts[2].substr(0, dash);
+  for (const auto& part : parts) {
+    unsigned long long n = 0;
+    if (!all_digits(part) || (part.size() > 1 && part.front() == '0')) return false;
+    if (!to_number(std::string(part), n)) return false;
+  }
+  return true;
 }
 
 // Prerelease precedence (semver 2.0.0 section 11): identifiers compared one by one,
@@ -95,13 +119,15 @@ bool strict_of(const Selection& s) { return s.strict_semvers.value_or(true); }  
 std::optional<Semver> parse_semver(std::string_view tag, bool strict) {
   std::string maj, min, pat, pre, meta;
   const re2::StringPiece in(tag.data(), tag.size());
-  const bool ok = strict ? RE2::FullMatch(in, strict_re(), &maj, &min, &pat, &pre, &meta)
-                         : RE2::FullMatch(in, loose_re(), &maj, &min, &pat, &pre, &meta);
-  if (!ok) return std::nullopt;
+  if (!RE2::FullMatch(in, loose_re(), &maj, &min, &pat, &pre, &meta)) return std::nullopt;
   Semver v;
   if (!to_number(maj, v.major) || !to_number(min, v.minor) || !to_number(pat, v.patch)) return std::nullopt;
+  if (!pre.empty() && !valid_prerelease(pre)) return std::nullopt;
   v.prerelease = pre;
   v.metadata = meta;
+  // Kargo's strict reading (pkg/controller/semver.Parse): NewVersion succeeds AND
+  // StrictNewVersion succeeds on the tag without one leading 'v' ("v1.2.3" is strict).
+  if (strict && !strict_new_version(tag.starts_with('v') ? tag.substr(1) : tag)) return std::nullopt;
   return v;
 }
 
@@ -126,6 +152,7 @@ Selection image_selection(const enrollment::Image& img, const std::string& image
   }
   if (s.strategy == "SemVer") s.strict_semvers = false;
   if (!img.allow_tags.empty()) s.allow_tags_regexes.push_back(img.allow_tags);
+  else if (s.strategy == "SemVer") s.allow_tags_regexes.emplace_back(kVersionTags);
   else if (s.strategy == "Lexical") s.allow_tags_regexes.emplace_back("^latest$");
   return s;
 }
@@ -142,7 +169,8 @@ bool prefers(const Selection& s, std::string_view candidate, std::string_view cu
     auto a = parse_semver(candidate, strict_of(s)), b = parse_semver(current, strict_of(s));
     if (!a) return false;
     if (!b) return true;
-    return compare(*a, *b) > 0;
+    if (const int c = compare(*a, *b); c != 0) return c > 0;
+    return candidate > current;  // equal versions ("1.2" and "1.2.0"): Kargo sorts by the tag text
   }
   if (s.strategy == "Lexical") return candidate > current;
   return true;  // NewestBuild and Digest: the newest push wins
@@ -164,7 +192,17 @@ Decision decide(const Inputs& in, const Selection& sel) {
       throw input_error("the version file is empty", {}, 0, "write a version such as 1.0.0 into it");
     d.tag = file_version;
     d.origin = "versionFile";
-    if (in.suffix.empty()) d.bumped_version = builder::bump_version(file_version, inc);
+    // The version file names the next version. When the state already records it (or a
+    // later one) as pushed — a migrated original state, a bump that did not land — pushing
+    // it again would overwrite a released tag that the Warehouse already holds: take the
+    // recorded version bumped instead, and move the file past it.
+    const std::string current = trim(in.current_version);
+    const auto fv = parse_semver(file_version, false), cv = parse_semver(current, false);
+    if (fv && cv && compare(*fv, *cv) <= 0) {
+      d.tag = builder::bump_version(current, inc);
+      d.origin = "versionFile " + file_version + " already pushed (currentVersion " + current + "), bumped";
+    }
+    if (in.suffix.empty()) d.bumped_version = builder::bump_version(d.tag, inc);
   } else if (sel.strategy == "Digest" || (sel.strategy == "Lexical" && discovers(sel, "latest") &&
                                           !discovers(sel, "0.0.1"))) {
     d.tag = "latest";
@@ -186,8 +224,12 @@ Decision decide(const Inputs& in, const Selection& sel) {
                       "a tag is 1-128 characters of letters, digits, '_', '.' and '-', not starting with '.' or '-'");
   d.selected = discovers(sel, d.tag);
   if (!d.selected && d.origin != "--tag") {
-    std::string why = sel.allow_tags_regexes.empty() ? "it is not a version Kargo's " + sel.strategy + " selection reads"
-                                                     : "allowTags '" + sel.allow_tags_regexes.front() + "' excludes it";
+    std::string why;
+    if (!allowed(sel, d.tag))
+      why = "allowTagsRegexes '" + sel.allow_tags_regexes.front() + "' excludes it" +
+            (sel.allow_tags_regexes.front() == kVersionTags ? " (the default for SemVer: MAJOR.MINOR at least)" : "");
+    else
+      why = "it is not a version Kargo's " + sel.strategy + " selection reads";
     throw input_error("tag '" + d.tag + "' (from " + d.origin + ") would not be selected by the image's Warehouse: " +
                           why,
                       {}, 0, "change allowTags/imageSelectionStrategy in images.yaml or the version, or pass --tag");

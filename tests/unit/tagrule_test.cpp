@@ -47,18 +47,29 @@ TEST(TagRuleSemver, LooseAsMastermindsNewVersion) {
   EXPECT_EQ(str(parse_semver("3.12-slim-bookworm", false)), "3.12.0-slim-bookworm");
   EXPECT_EQ(str(parse_semver("1.0.0-rc.1+build.5", false)), "1.0.0-rc.1+build.5");
   EXPECT_EQ(str(parse_semver("latest", false)), "none");
-  EXPECT_EQ(str(parse_semver("01.2.3", false)), "none");  // leading zero
+  // Masterminds v3.4.0 coerces leading zeros in MAJOR.MINOR.PATCH (CoerceNewVersion = true)
+  EXPECT_EQ(str(parse_semver("01.2.3", false)), "1.2.3");
+  EXPECT_EQ(str(parse_semver("2024.01.15", false)), "2024.1.15");
   EXPECT_EQ(str(parse_semver("1.2.3.4", false)), "none");
   EXPECT_EQ(str(parse_semver("", false)), "none");
   EXPECT_EQ(str(parse_semver("1.0.0-01", false)), "none");  // numeric prerelease id with a leading zero
+  EXPECT_EQ(str(parse_semver("1.0.0-", false)), "none");
+  EXPECT_EQ(str(parse_semver("1.0.0-a..b", false)), "none");
+  EXPECT_EQ(str(parse_semver("V1.2.3", false)), "none");  // only a lower-case v
+  EXPECT_EQ(str(parse_semver("1234567", false)), "1234567.0.0");  // why SemVer Warehouses need kVersionTags
 }
 
 TEST(TagRuleSemver, StrictAsStrictNewVersion) {
   EXPECT_EQ(str(parse_semver("1.2.3", true)), "1.2.3");
   EXPECT_EQ(str(parse_semver("1.2.3-beta.2", true)), "1.2.3-beta.2");
-  EXPECT_EQ(str(parse_semver("v1.2.3", true)), "none");
+  // Kargo (pkg/controller/semver.Parse) strips one leading 'v' before StrictNewVersion
+  EXPECT_EQ(str(parse_semver("v1.2.3", true)), "1.2.3");
+  EXPECT_EQ(str(parse_semver("v1.2.3-rc.1+b.5", true)), "1.2.3-rc.1+b.5");
   EXPECT_EQ(str(parse_semver("1.2", true)), "none");
   EXPECT_EQ(str(parse_semver("7.2-alpine", true)), "none");
+  EXPECT_EQ(str(parse_semver("01.2.3", true)), "none");  // StrictNewVersion refuses the leading zero
+  EXPECT_EQ(str(parse_semver("1.2-rc.3", true)), "none");
+  EXPECT_EQ(str(parse_semver("vv1.2.3", true)), "none");
 }
 
 TEST(TagRuleSemver, Precedence) {
@@ -80,12 +91,21 @@ TEST(TagRuleSelection, DefaultIsLooseSemVer) {
   EXPECT_EQ(s.strategy, "SemVer");
   ASSERT_TRUE(s.strict_semvers.has_value());
   EXPECT_FALSE(*s.strict_semvers);
-  EXPECT_TRUE(s.allow_tags_regexes.empty());
+  EXPECT_EQ(s.allow_tags_regexes, (std::vector<std::string>{kVersionTags}));
   EXPECT_TRUE(discovers(s, "1.2"));
   EXPECT_TRUE(discovers(s, "v1.2.3"));
+  EXPECT_TRUE(discovers(s, "0.0.1"));
+  EXPECT_TRUE(discovers(s, "1.4.2-rc1"));
   EXPECT_FALSE(discovers(s, "latest"));
+  // all-digit tags (short commit hashes, dates) would read as major versions and win forever
+  EXPECT_FALSE(discovers(s, "1234567"));
+  EXPECT_FALSE(discovers(s, "20240115"));
+  EXPECT_FALSE(discovers(s, "v7"));
   EXPECT_TRUE(prefers(s, "0.6.10", "0.6.9"));
   EXPECT_FALSE(prefers(s, "0.6.9", "0.6.10"));
+  // equal versions: Kargo orders them by their text, descending
+  EXPECT_TRUE(prefers(s, "1.2.0", "1.2"));
+  EXPECT_FALSE(prefers(s, "1.2", "1.2.0"));
 }
 
 TEST(TagRuleSelection, StrictDefaultOfKargoWhenUnset) {
@@ -155,6 +175,30 @@ TEST(TagRuleDecide, VersionFileAsTheOriginal) {
   EXPECT_EQ(exit_of([&] { decide(in, s); }), 2);
 }
 
+// A version file that names a version the state already records as pushed (the original
+// tool's state, or a bump that did not land) is not pushed again: that would overwrite a
+// released tag instead of giving the Warehouse a newer one.
+TEST(TagRuleDecide, VersionFileAlreadyPushedIsNotPushedAgain) {
+  Selection s;
+  s.strict_semvers = false;
+  Inputs in;
+  in.has_version_file = true;
+  in.version_file = "0.3.0\n";
+  in.current_version = "0.3.0";
+  Decision d = decide(in, s);
+  EXPECT_EQ(d.tag, "0.3.1");
+  EXPECT_EQ(d.bumped_version, "0.3.2");
+  EXPECT_TRUE(prefers(s, d.tag, in.current_version));
+  in.current_version = "0.4.2";  // the file is behind the state
+  EXPECT_EQ(decide(in, s).tag, "0.4.3");
+  in.current_version = "0.2.9";  // the file is ahead: a person bumped it
+  d = decide(in, s);
+  EXPECT_EQ(d.tag, "0.3.0");
+  EXPECT_EQ(d.bumped_version, "0.3.1");
+  in.current_version = "latest";  // not a version: the file rules
+  EXPECT_EQ(decide(in, s).tag, "0.3.0");
+}
+
 TEST(TagRuleDecide, WithoutVersionFileBumpsCurrentVersion) {
   Selection s;
   s.strict_semvers = false;
@@ -182,6 +226,15 @@ TEST(TagRuleDecide, RefusesATagTheWarehouseWouldNotSee) {
   EXPECT_EQ(exit_of([&] { decide(in, s); }), 2);
   in.version_file = "v1.0.0";
   EXPECT_EQ(decide(in, s).tag, "v1.0.0");
+  // the default SemVer selection refuses a major-only version file, and says why
+  auto img = parse_one("- name: app\n  registry: ghcr.io\n  repository: t/app\n  source:\n    repo: t/app\n");
+  in.version_file = "7";
+  try {
+    decide(in, image_selection(img));
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(e.message().find("MAJOR.MINOR at least"), std::string::npos) << e.message();
+  }
 }
 
 // Every kind of image the fixtures and examples hold: the tag the build Job pushes (no --tag:
