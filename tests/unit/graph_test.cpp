@@ -11,10 +11,12 @@ namespace {
 // base: python, node; images: api FROM python, web FROM node, worker FROM ghcr.io/team/api
 // (an enrolled image), job FROM worker's repository and python.
 Graph sample() {
-  return build({{"python-3.12-slim", "python:3.12-slim", "docker.io/library/python"},
-                {"node-22", "node:22", "docker.io/library/node"},
-                {"ghcr.io-team-api-1", "ghcr.io/team/api:1", "ghcr.io/team/api"},
-                {"ghcr.io-team-worker-2", "ghcr.io/team/worker:2", "ghcr.io/team/worker"}},
+  return build({{"python-3.12-slim", "python:3.12-slim", "docker.io/library/python",
+                 "docker.io/library/python:3.12-slim"},
+                {"node-22", "node:22", "docker.io/library/node", "docker.io/library/node:22"},
+                {"ghcr.io-team-api-1", "ghcr.io/team/api:1", "ghcr.io/team/api", "ghcr.io/team/api:1"},
+                {"ghcr.io-team-worker-2", "ghcr.io/team/worker:2", "ghcr.io/team/worker", "ghcr.io/team/worker:2"},
+                {"alpine", "alpine", "docker.io/library/alpine", "docker.io/library/alpine:latest"}},
                {{"web", "ghcr.io/team/web", {"node-22"}},
                 {"job", "ghcr.io/team/job", {"ghcr.io-team-worker-2", "python-3.12-slim"}},
                 {"worker", "ghcr.io/team/worker", {"ghcr.io-team-api-1"}},
@@ -65,8 +67,15 @@ TEST(Graph, UnknownBaseNamesBecomeNodes) {
 TEST(Graph, Json) {
   auto j = nlohmann::json::parse(to_json(sample()));
   EXPECT_EQ(j["order"], nlohmann::json({"api", "web", "worker", "job"}));
-  ASSERT_EQ(j["baseImages"].size(), 4u);
+  ASSERT_EQ(j["baseImages"].size(), 5u);
+  // The reference as written, and as pulled: the implicit tag written out.
+  EXPECT_EQ(j["baseImages"][0]["name"], "alpine");
+  EXPECT_EQ(j["baseImages"][0]["ref"], "alpine");
+  EXPECT_EQ(j["baseImages"][0]["canonical"], "docker.io/library/alpine:latest");
+  EXPECT_TRUE(j["baseImages"][0]["dependents"].empty());
+  j["baseImages"].erase(0);
   EXPECT_EQ(j["baseImages"][0]["name"], "ghcr.io-team-api-1");
+  EXPECT_EQ(j["baseImages"][0]["canonical"], "ghcr.io/team/api:1");
   EXPECT_EQ(j["baseImages"][0]["producedBy"], "api");
   EXPECT_EQ(j["baseImages"][0]["dependents"], nlohmann::json({"worker"}));
   EXPECT_EQ(j["baseImages"][2]["ref"], "node:22");
