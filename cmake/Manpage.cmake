@@ -40,7 +40,29 @@ endif()
 string(SUBSTRING "${top}" ${at} -1 listing)
 string(REGEX MATCHALL "\n  [a-z][a-z0-9-]*" names "${listing}")
 
-set(sections "[SUBCOMMANDS]\nEach subcommand's options, as `imgfactory SUBCOMMAND --help` prints them.\n")
+set(sections [=[
+[DESCRIPTION]
+.B imgfactory
+keeps a fleet of container images built, current and safe. Images are enrolled in
+.I images.yaml
+in a state repository;
+.B analyze
+finds their base images and keeps the state files current,
+.B synth
+writes the Kargo manifests that watch them,
+.B build
+builds and pushes one multi-platform manifest list with buildah,
+.B scan
+reads and gates Trivy reports, and
+.B healthcheck
+checks the builder image's tools.
+[SUBCOMMANDS]
+Each subcommand's options, as
+.B imgfactory
+.I SUBCOMMAND
+.B \-\-help
+prints them.
+]=])
 foreach(n IN LISTS names)
   string(STRIP "${n}" name)
   run_help(sub "${IMGF_BIN}" ${name} --help)

@@ -153,8 +153,8 @@ with open(d + "/cont", "w") as f:
 with open(d + "/stages", "w") as f:
     f.write("FROM alpine AS s0\n" + "".join(f"FROM s{i-1} AS s{i}\n" for i in range(1, 20000)))
 PY
-got="$(base_images "$tmp/cont")"; [ "$got" = "alpine=docker.io/library/alpine" ] && ok || bad "cont: [$got]"
-got="$(base_images "$tmp/stages")"; [ "$got" = "alpine=docker.io/library/alpine" ] && ok || bad "stages: [$got]"
+got="$(base_images "$tmp/cont")"; [ "$got" = "alpine=docker.io/library/alpine:latest" ] && ok || bad "cont: [$got]"
+got="$(base_images "$tmp/stages")"; [ "$got" = "alpine=docker.io/library/alpine:latest" ] && ok || bad "stages: [$got]"
 
 echo "analyze_dockerfile: $passes passed, $fails failed"
 [ "$fails" -eq 0 ]

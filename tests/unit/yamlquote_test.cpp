@@ -62,6 +62,8 @@ TEST(YamlQuote, NeedsEscapes) {
 TEST(YamlQuote, EveryHostileValueReadsBackTheSame) {
   for (const std::string& s : hostile()) {
     EXPECT_EQ(read_back(yq::double_quoted(s)), s) << yq::double_quoted(s);
-    if (!yq::needs_escapes(s)) EXPECT_EQ(read_back(yq::single_quoted(s)), s) << yq::single_quoted(s);
+    if (!yq::needs_escapes(s)) {
+      EXPECT_EQ(read_back(yq::single_quoted(s)), s) << yq::single_quoted(s);
+    }
   }
 }
