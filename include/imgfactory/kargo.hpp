@@ -66,8 +66,6 @@ class Node {
 // True when `s` must be quoted to read back as the same string (YAML 1.1 and 1.2 readers:
 // booleans, null, numbers, timestamps, indicators, ": ", " #", control characters ...).
 bool needs_quotes(std::string_view s);
-// `s` as a double-quoted YAML scalar (JSON-compatible escapes).
-std::string double_quoted(std::string_view s);
 // Appends `node` as one YAML document body (no "---") to `out`.
 void emit(const Node& node, std::string& out);
 std::string emit(const Node& node);
