@@ -349,6 +349,7 @@ std::optional<BuildInputs> parse_recorded(std::string_view state_text, std::stri
   } catch (const YAML::Exception& e) {
     return no("the state file is not valid YAML: " + e.msg);
   }
+  if (!root || root.IsNull()) return no("no buildInputs recorded (no state file yet: the first build)");
   if (!root.IsMap()) return no("the state file is not a YAML mapping");
   YAML::Node n = root["buildInputs"];
   if (!n || n.IsNull()) return no("no buildInputs recorded (first build with --if-changed, or built by an older imgfactory)");

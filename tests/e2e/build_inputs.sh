@@ -43,7 +43,7 @@ expect_rc 0 "first build (nothing recorded yet: builds)"
 D1=$(json '["digest"]' <"$T_TMP/out")
 [[ "$(json '["skipped"]' <"$T_TMP/out")" == false ]] && pass "not skipped" || fail "skipped on the first build"
 expect_err_contains "[pin] line 2: FROM $BASE -> $REG/imgfactory-e2e/busybox@$BASE_V1" "FROM pinned to the digest the tag serves"
-expect_err_contains "--if-changed: building app: no buildInputs recorded" "says why it builds"
+expect_err_contains "--if-changed: building app: no buildInputs recorded (no state file yet" "says why it builds"
 statef="$STATE/images/app.yaml"
 [[ "$(field "$statef" "['buildInputs']['baseImages'][0]['digest']")" == "$BASE_V1" ]] && pass "buildInputs records the base digest" ||
   fail "buildInputs: $(cat "$statef")"

@@ -5,6 +5,8 @@
 
 #include "imgfactory/base_digests.hpp"
 #include "imgfactory/error.hpp"
+#include "imgfactory/fsutil.hpp"
+#include "imgfactory/log.hpp"
 #include "testutil.hpp"
 
 using namespace imgf::state;
@@ -158,4 +160,81 @@ TEST(BaseDigests, FixtureFileOfTheOriginalKeepsItsLayout) {
 
 TEST(BaseDigests, BadClockIsAnInputError) {
   EXPECT_THROW(observe(fresh(), kA, "now"), imgf::Error);
+}
+
+// --- the edge: check_digests against a recording runner ---------------------------------------------------
+
+TEST(CheckDigests, AnUnreachableRegistryIsNamedAndItsFileLeftAsItWas) {
+  imgf::log::Options quiet;
+  quiet.level = "error";
+  imgf::log::setup(quiet);
+  imgf::test::TempDir dir;
+  dir.write("images.yaml",
+            "- name: app\n  registry: 127.0.0.1:5000\n  repository: team/app\n  rebuildDelay: 1d\n"
+            "  local:\n    dir: app\n");
+  auto base_ref = [](const std::string& host, const std::string& name) {
+    BaseRef r;
+    r.ref = host + "/team/" + name + ":1";
+    r.name = imgf::reference::state_name(r.ref);
+    r.registry = host;
+    r.repository = "team/" + name;
+    r.tag = "1";
+    r.canonical = r.ref;
+    return r;
+  };
+  BaseRef good = base_ref("127.0.0.1:5000", "good");
+  BaseRef dead = base_ref("127.0.0.1:1", "dead");
+  for (const auto& r : {good, dead})
+    dir.write("base-images/" + r.name + ".yaml", render_base_image(r.name, r, r.ref, nullptr, "2026-01-01T00:00:00Z"));
+  const std::string dead_before = imgf::test::read_file(dir.path() / ("base-images/" + dead.name + ".yaml"));
+  const std::string index = R"({"schemaVersion":2,"manifests":[]})";
+  imgf::proc::RecordingRunner runner([&](const imgf::proc::Spec& s) {
+    imgf::proc::Result r;
+    r.exit_code = 0;
+    if (s.argv.back().find("127.0.0.1:1/") != std::string::npos) {
+      r.exit_code = 1;
+      if (s.on_stderr_line) s.on_stderr_line("level=fatal msg=\"pinging container registry 127.0.0.1:1: connect: connection refused\"");
+    } else {
+      r.out = index;
+    }
+    return r;
+  });
+  imgf::analyze::Options o;
+  o.state_dir = dir.path();
+  imgf::analyze::Report report;
+  report.graph.dependents[good.name] = {"app"};
+  imgf::analyze::DigestOptions d;
+  d.clock = [] { return std::string("2026-03-01T00:00:00Z"); };
+  d.registry.sleep = [](std::chrono::milliseconds) {};
+  auto rep = imgf::analyze::check_digests(o, report, runner, d);
+  EXPECT_EQ(rep.exit_code(), 1);
+  ASSERT_EQ(rep.errors.size(), 1u);
+  EXPECT_NE(rep.errors[0].find(dead.name), std::string::npos) << rep.errors[0];
+  EXPECT_NE(rep.errors[0].find("connection refused"), std::string::npos) << rep.errors[0];
+  EXPECT_EQ(imgf::test::read_file(dir.path() / ("base-images/" + dead.name + ".yaml")), dead_before);
+  std::string good_after = imgf::test::read_file(dir.path() / ("base-images/" + good.name + ".yaml"));
+  EXPECT_NE(good_after.find("currentDigest: sha256:" + imgf::fsutil::sha256_hex(index) + "\n"), std::string::npos)
+      << good_after;
+  EXPECT_NE(good_after.find("lastChecked: '2026-03-01T00:00:00Z'"), std::string::npos);
+  // The dead registry was retried as build retries (1 + 3 attempts), the good one asked once.
+  int dead_calls = 0;
+  for (const auto& a : runner.argvs()) dead_calls += a.back().find("127.0.0.1:1/") != std::string::npos;
+  EXPECT_EQ(dead_calls, 4);
+  EXPECT_EQ(runner.argvs().size(), 5u);
+  EXPECT_NE(imgf::analyze::digests_to_text(rep).find("1 failed"), std::string::npos);
+  // A change: history and eligibility from app's rebuildDelay (1d).
+  const std::string index2 = R"({"schemaVersion":2,"manifests":[{"digest":"sha256:1"}]})";
+  imgf::proc::RecordingRunner runner2([&](const imgf::proc::Spec&) {
+    imgf::proc::Result r;
+    r.exit_code = 0;
+    r.out = index2;
+    return r;
+  });
+  d.clock = [] { return std::string("2026-03-02T00:00:00Z"); };
+  rep = imgf::analyze::check_digests(o, report, runner2, d);
+  EXPECT_EQ(rep.exit_code(), 0);
+  good_after = imgf::test::read_file(dir.path() / ("base-images/" + good.name + ".yaml"));
+  EXPECT_NE(good_after.find("rebuildEligibleAt:\n  default: '2026-03-03T00:00:00Z'\n  app: '2026-03-03T00:00:00Z'\n"),
+            std::string::npos)
+      << good_after;
 }
