@@ -39,6 +39,9 @@ struct Manifest {
 Manifest describe_manifest(std::string_view raw);
 // os/arch[/variant] of an image config blob (JSON); "" when it does not say.
 std::string platform_of_config(std::string_view config_json);
+// The manifest of `platform` (os/arch[/variant]) among an index's instances: the exact match,
+// else the only instance of the same os/arch; "" when there is none.
+std::string instance_for(const std::vector<builder::PlatformDigest>& instances, std::string_view platform);
 // The reference skopeo is asked for: name:tag, or name@digest when there is a digest
 // (containers/image refuses a tag together with a digest).
 std::string query_reference(const reference::Reference& ref);

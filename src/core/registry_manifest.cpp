@@ -55,6 +55,24 @@ std::string platform_of_config(std::string_view config_json) {
   return platform_text(j, "os", "architecture", "variant");
 }
 
+std::string instance_for(const std::vector<builder::PlatformDigest>& instances, std::string_view platform) {
+  auto os_arch = [](std::string_view p) {
+    auto first = p.find('/');
+    auto second = first == std::string_view::npos ? first : p.find('/', first + 1);
+    return std::string(p.substr(0, second));
+  };
+  std::string found;
+  int same_arch = 0;
+  for (const auto& i : instances) {
+    if (i.platform == platform) return i.digest;
+    if (os_arch(i.platform) == os_arch(platform)) {
+      ++same_arch;
+      found = i.digest;
+    }
+  }
+  return same_arch == 1 ? found : std::string();
+}
+
 std::string query_reference(const reference::Reference& ref) {
   if (!ref.digest.empty()) return ref.repository_url() + "@" + ref.digest;
   return ref.repository_url() + ":" + ref.effective_tag();

@@ -233,6 +233,7 @@ Prepared prepare(const Request& req, registry::Client& registry) {
   for (auto& o : registry.resolve_all(queries)) answers[o.reference] = std::move(o);
 
   std::map<std::string, std::string> digest_of;  // canonical use -> digest it is pinned to
+  std::map<std::string, std::vector<builder::PlatformDigest>> instances_of;  // canonical use -> its index's instances
   for (const auto& [canonical, ref] : uses) {
     BaseInput bi;
     bi.name = reference::state_name(written[canonical]);
@@ -249,24 +250,35 @@ Prepared prepare(const Request& req, registry::Client& registry) {
       spdlog::warn("{} is not pinned: {}; buildah pulls whatever the tag serves then, and the inputs record no digest",
                    canonical, a.error);
     }
-    if (a.resolved && (b == base_for.end() || a.resolved->digest == bi.digest))
+    if (a.resolved && (b == base_for.end() || a.resolved->digest == bi.digest)) {
       for (const auto& pd : a.resolved->platforms) bi.platforms.emplace_back(pd.platform, pd.digest);
+      if (a.resolved->index) instances_of[canonical] = a.resolved->platforms;
+    }
     if (!bi.digest.empty()) digest_of[canonical] = bi.digest;
     out.inputs.base_images.push_back(std::move(bi));
   }
 
-  // Pinned copies, outside the build context: one when every platform reads the same.
+  // Pinned copies, outside the build context: one when every platform reads the same. An
+  // index is pinned, per platform, to its instance for that platform: the platforms build in
+  // parallel, and two buildah 1.28 processes pulling two platforms of one index reference into
+  // one storage race on the image's name (history then says "FROM 127.0.0.1" or the full name,
+  // and the digests differ from run to run). The instance digest is what the index names.
   std::map<std::string, std::string> pinned_text;
   std::set<std::string> logged;
   for (const auto& [platform, opt] : per_platform) {
+    const std::string for_platform = platform;
     PinResult r = pin(content, req.dockerfile_label, opt, [&](const ImageUse& u) -> std::optional<std::string> {
       auto it = digest_of.find(u.ref.canonical());
       if (it == digest_of.end()) return std::nullopt;
+      if (auto inst = instances_of.find(u.ref.canonical()); inst != instances_of.end())
+        if (std::string d = registry::instance_for(inst->second, for_platform); !d.empty()) return d;
       return it->second;
     });
     for (const auto& p : r.pinned) {
-      std::string line = "line " + std::to_string(p.use.line) + ": " + use_kind_name(p.use.kind) + " " +
+      std::string line = platform + ": line " + std::to_string(p.use.line) + ": " + use_kind_name(p.use.kind) + " " +
                          p.use.resolved + " -> " + p.to;
+      const std::string& index = digest_of[p.use.ref.canonical()];
+      if (!p.to.ends_with(index)) line += " (its instance in " + index + ")";
       if (logged.insert(line).second) spdlog::info("[pin] {}", line);
     }
     for (const auto& u : r.unpinned) {

@@ -30,6 +30,7 @@ std::string index_of(const std::string& a, const std::string& b) {
          R"(","size":503,"platform":{"architecture":"arm64","os":"linux"}}]})";
 }
 std::string digest_of(const std::string& s) { return "sha256:" + imgf::fsutil::sha256_hex(s); }
+std::string D(char c) { return "sha256:" + std::string(64, c); }
 
 // A fake registry and buildah: skopeo answers from `served` (by docker:// reference), a push
 // stores the app's index under its tag; every call is counted by tool.
@@ -82,8 +83,8 @@ struct Fixture {
   imgf::test::TempDir dir;
   fs::path state = dir.path() / "state";
   fs::path temp = dir.path() / "tmp";
-  const std::string base_v1 = index_of("sha256:1111", "sha256:2222");
-  const std::string base_v2 = index_of("sha256:3333", "sha256:4444");
+  const std::string base_v1 = index_of(D('1'), D('2'));  // amd64, arm64
+  const std::string base_v2 = index_of(D('3'), D('4'));
 
   Fixture() {
     imgf::log::Options quiet;
@@ -137,12 +138,16 @@ TEST(BuildInputsRun, PinsTheBaseRecordsInputsAndSkipsWhenNothingChanged) {
   RecordingRunner* first = nullptr;
   std::string out = f.run_build(fake, app(true), nullptr, &first);
   EXPECT_NE(out.find(R"("pushed":true,"skipped":false)"), std::string::npos) << out;
-  // Built on exactly the digest the tag served, from a pinned copy outside the context.
-  ASSERT_EQ(fake.dockerfiles.size(), 1u);
-  const auto& [file, content] = *fake.dockerfiles.begin();
-  EXPECT_EQ(fs::path(file).filename(), "Dockerfile.pinned");
-  EXPECT_EQ(content, "ARG BASE=r.example:5000/team/base:1.0\nFROM r.example:5000/team/base@" + digest_of(f.base_v1) +
-                         "\nCOPY hello.txt /\n");
+  // Built on exactly the digest the tag served — each platform on its instance of that index —
+  // from pinned copies outside the context.
+  ASSERT_EQ(fake.dockerfiles.size(), 2u);
+  for (const auto& [file, content] : fake.dockerfiles) {
+    bool arm = fs::path(file).filename() == "Dockerfile.pinned-linux-arm64";
+    EXPECT_TRUE(arm || fs::path(file).filename() == "Dockerfile.pinned-linux-amd64") << file;
+    EXPECT_EQ(fs::path(file).parent_path().filename().string().rfind("imgfactory-build-app-", 0), 0u) << file;
+    EXPECT_EQ(content, "ARG BASE=r.example:5000/team/base:1.0\nFROM r.example:5000/team/base@" + D(arm ? '2' : '1') +
+                           "\nCOPY hello.txt /\n");
+  }
   EXPECT_EQ(imgf::test::read_file(f.state / "app/Dockerfile"),
             "ARG BASE=r.example:5000/team/base:1.0\nFROM ${BASE}\nCOPY hello.txt /\n")
       << "the user's file is never rewritten";
@@ -161,7 +166,7 @@ TEST(BuildInputsRun, PinsTheBaseRecordsInputsAndSkipsWhenNothingChanged) {
   EXPECT_EQ(recorded->base_images[0].name, "r.example-5000-team-base-1.0");
   EXPECT_EQ(recorded->base_images[0].digest, digest_of(f.base_v1));
   EXPECT_EQ(recorded->base_images[0].platforms,
-            (std::vector<std::pair<std::string, std::string>>{{"linux/amd64", "sha256:1111"}, {"linux/arm64", "sha256:2222"}}));
+            (std::vector<std::pair<std::string, std::string>>{{"linux/amd64", D('1')}, {"linux/arm64", D('2')}}));
   EXPECT_EQ(recorded->platforms, (std::vector<std::string>{"linux/amd64", "linux/arm64"}));
   EXPECT_EQ(recorded->local_content_sha256.size(), 64u);
   EXPECT_NE(state.find("currentDigest: '" + digest_of(fake.app_index) + "'"), std::string::npos);
@@ -194,7 +199,8 @@ TEST(BuildInputsRun, EachChangedInputRebuilds) {
   // A new base digest under the same tag.
   fake.served["r.example:5000/team/base:1.0"] = f.base_v2;
   builds_again("base image moved");
-  EXPECT_NE(fake.last_dockerfile.find(digest_of(f.base_v2)), std::string::npos);
+  EXPECT_TRUE(fake.last_dockerfile.find(D('3')) != std::string::npos || fake.last_dockerfile.find(D('4')) != std::string::npos)
+      << fake.last_dockerfile;
   // Local content.
   f.dir.write("state/app/hello.txt", "hello again\n");
   builds_again("local file changed");
@@ -237,9 +243,11 @@ TEST(BuildInputsRun, BaseOptionPinsTheNamedDigestEvenWhenTheTagMoved) {
   Options o = app();
   o.bases = {"", "r.example:5000/team/base:1.0@" + digest_of(f.base_v1)};
   f.run_build(fake, o);
-  ASSERT_EQ(fake.dockerfiles.size(), 1u);
-  EXPECT_NE(fake.dockerfiles.begin()->second.find("FROM r.example:5000/team/base@" + digest_of(f.base_v1)),
-            std::string::npos);
+  ASSERT_EQ(fake.dockerfiles.size(), 2u);
+  for (const auto& [file, content] : fake.dockerfiles)
+    EXPECT_TRUE(content.find("FROM r.example:5000/team/base@" + D('1')) != std::string::npos ||
+                content.find("FROM r.example:5000/team/base@" + D('2')) != std::string::npos)
+        << content;
   auto recorded = imgf::inputs::parse_recorded(imgf::test::read_file(f.state / "images/app.yaml"));
   ASSERT_TRUE(recorded);
   EXPECT_EQ(recorded->base_images[0].digest, digest_of(f.base_v1));

@@ -78,6 +78,16 @@ TEST(RegistryManifest, IndexManifestSchema1AndErrors) {
   EXPECT_EQ(platform_of_config(R"({"os":"linux"})"), "");
 }
 
+TEST(RegistryManifest, InstanceForAPlatform) {
+  std::vector<imgf::builder::PlatformDigest> inst = {
+      {"linux/amd64", "sha256:a"}, {"linux/arm64/v8", "sha256:b"}, {"linux/arm/v6", "sha256:c"}, {"linux/arm/v7", "sha256:d"}};
+  EXPECT_EQ(instance_for(inst, "linux/amd64"), "sha256:a");
+  EXPECT_EQ(instance_for(inst, "linux/arm64"), "sha256:b");  // the only arm64
+  EXPECT_EQ(instance_for(inst, "linux/arm/v7"), "sha256:d");
+  EXPECT_EQ(instance_for(inst, "linux/arm"), "");  // two candidates
+  EXPECT_EQ(instance_for(inst, "linux/s390x"), "");
+}
+
 TEST(RegistryManifest, QueryReferenceDropsTheTagOfADigestReference) {
   EXPECT_EQ(query_reference(imgf::reference::parse("python:3.12")), "docker.io/library/python:3.12");
   EXPECT_EQ(query_reference(imgf::reference::parse("127.0.0.1:5000/a/b")), "127.0.0.1:5000/a/b:latest");
