@@ -50,6 +50,9 @@ std::string Client::skopeo_raw(const std::vector<std::string>& args, const std::
   eo.retries = options_.retries;
   eo.retry_delay = options_.retry_delay;
   eo.sleep = options_.sleep;
+  // A safety net only: each attempt is bounded by skopeo's --command-timeout.
+  if (options_.attempt_timeout.count() > 0)
+    eo.timeout = (options_.attempt_timeout + std::chrono::seconds(35)) * (std::max(0, options_.retries) + 1);
   eo.on_line = [](const std::string& l, std::string_view line) { spdlog::debug("[{}] {}", l, line); };
   {
     std::lock_guard<std::mutex> lock(mu_);
