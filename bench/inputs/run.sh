@@ -19,44 +19,15 @@ root=$PWD
 RUNS="${1:-5}"
 FLEET="${FLEET:-50}"
 bin="${IMGFACTORY:-$root/build/release/imgfactory}"
-source scripts/lib/registry.sh
-source scripts/lib/binfmt.sh
-source scripts/lib/busybox-base.sh
-binfmt_ensure_aarch64 || exit 1
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/imgf-bench-inputs-XXXXXX")
-port=$(registry_free_port)
-empty_storage() {
-  buildah rm --all >/dev/null 2>&1 || true
-  buildah rmi --all --force >/dev/null 2>&1 || true
-}
-cleanup() {
-  empty_storage
-  registry_stop "$work/registry"
-  registry_dropin_remove "$port"
-  rm -rf "$work"
-}
-trap cleanup EXIT
-cat >"$work/storage.conf" <<CONF
-[storage]
-driver = "overlay"
-graphroot = "$work/storage"
-runroot = "$work/runroot"
-CONF
-export CONTAINERS_STORAGE_CONF="$work/storage.conf" TMPDIR="$work/tmp"
-mkdir -p "$TMPDIR"
-unset BUILDAH_ISOLATION SOURCE_DATE_EPOCH
-registry_start "$work/registry" "$port"
-registry_dropin_write "$port"
-reg="127.0.0.1:$port"
-base="$reg/imgfactory-bench/busybox:1.35"
-busybox_base_push "$base" "${IMGF_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/imgfactory}"
+source bench/lib/env.sh
+bench_env_start inputs  # work, reg, base; private storage; removed at exit
+empty_storage() { bench_empty_storage; }
 
 # Every buildah process imgfactory starts is logged by a wrapper first on PATH.
 mkdir -p "$work/bin"
 printf '#!/bin/sh\necho "$*" >>"%s/buildah.calls"\nexec %s "$@"\n' "$work" "$(command -v buildah)" >"$work/bin/buildah"
 chmod +x "$work/bin/buildah"
-imgf() { PATH="$work/bin:$PATH" "$bin" --state-dir "$work/state" --log-level warn "$@"; }
+imgf() { PATH="$work/bin:$PATH" "$bin" --state-dir "$work/state" --log-level "${LOG_LEVEL:-warn}" "$@"; }
 
 # The state repository: the bench app and the fleet, committed (their commit gives the time).
 S="$work/state"
@@ -112,9 +83,13 @@ echo "(b) load before: $(load)" >&2
 for ((i = 1; i <= RUNS; i++)); do
   rm -f "$work/buildah.calls"
   t=$(date +%s%N)
-  imgf build "${fleet[@]}" --if-changed --format json >"$work/b.json"
+  LOG_LEVEL=info imgf build "${fleet[@]}" --if-changed --format json >"$work/b.json" 2>"$work/b.err"
   record b_one_process "$(ms_since "$t")"
-  [[ $(grep -c '"skipped":true' "$work/b.json") == "$FLEET" ]] || { echo "bench: not all $FLEET skipped" >&2; exit 1; }
+  if [[ $(grep -c '"skipped":true' "$work/b.json") != "$FLEET" ]]; then
+    echo "bench: not all $FLEET skipped; why:" >&2
+    grep -E "building|warn|error" "$work/b.err" | head -20 >&2
+    exit 1
+  fi
   record b_buildah "$(cat "$work/buildah.calls" 2>/dev/null | wc -l)"
   t=$(date +%s%N)
   for n in "${fleet[@]}"; do imgf build "$n" --if-changed --format json; done >"$work/b2.json"

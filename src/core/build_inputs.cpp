@@ -193,14 +193,15 @@ std::vector<ImageUse> image_uses(std::string_view content, const std::string& la
   const int last_stage = static_cast<int>(analysis.stages.size()) - 1;
 
   std::vector<ImageUse> uses;
+  int stage = -1;
   auto external = [&](UseKind kind, int line, const std::string& value, bool allow_index) {
     if (value.empty() || value == "scratch" || stage_names.contains(lower(value))) return;
     if (allow_index && all_digits(value)) return;
     auto ref = reference::try_parse(value);
     if (!ref) return;  // the analysis accepted the file: not an image reference after all
-    uses.push_back(ImageUse{kind, line, value, value, *ref});
+    uses.push_back(ImageUse{kind, line, value, value, *ref,
+                            analysis.stages[static_cast<std::size_t>(stage)].resolved_platform});
   };
-  int stage = -1;
   for (const auto& n : ast.children) {
     std::string cmd = lower(n.value);
     if (cmd == "from") {
@@ -210,7 +211,7 @@ std::vector<ImageUse> image_uses(std::string_view content, const std::string& la
       if (s.kind != dockerfile::StageKind::image) continue;
       auto ref = reference::try_parse(s.resolved);
       if (!ref) continue;
-      uses.push_back(ImageUse{UseKind::from, n.start_line, s.from, s.resolved, *ref});
+      uses.push_back(ImageUse{UseKind::from, n.start_line, s.from, s.resolved, *ref, s.resolved_platform});
       continue;
     }
     if (stage < 0) continue;

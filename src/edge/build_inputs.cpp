@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <fstream>
 #include <set>
 
 #include "imgfactory/error.hpp"
@@ -19,13 +20,7 @@ namespace imgf::inputs {
 namespace fs = std::filesystem;
 namespace {
 
-// libgit2 initialised for the lifetime of the object.
-struct Git {
-  Git() { git_libgit2_init(); }
-  ~Git() { git_libgit2_shutdown(); }
-  Git(const Git&) = delete;
-  Git& operator=(const Git&) = delete;
-};
+using Git = LibGit2;
 
 template <typename T, void (*Free)(T*)>
 struct Owned {
@@ -82,6 +77,9 @@ std::string exec_bit(const fs::path& p) {
 }  // namespace
 
 // --- git ------------------------------------------------------------------------------------------
+
+LibGit2::LibGit2() { git_libgit2_init(); }
+LibGit2::~LibGit2() { git_libgit2_shutdown(); }
 
 std::optional<SourceCommit> last_commit_touching(const std::vector<fs::path>& paths) {
   if (paths.empty()) return std::nullopt;
@@ -262,7 +260,9 @@ Prepared prepare(const Request& req, registry::Client& registry) {
   // index is pinned, per platform, to its instance for that platform: the platforms build in
   // parallel, and two buildah 1.28 processes pulling two platforms of one index reference into
   // one storage race on the image's name (history then says "FROM 127.0.0.1" or the full name,
-  // and the digests differ from run to run). The instance digest is what the index names.
+  // and the digests differ from run to run). The instance digest is what the index names. The
+  // instance is the one of the platform the stage runs on (FROM --platform=$BUILDPLATFORM: the
+  // build machine's), else the target platform's.
   std::map<std::string, std::string> pinned_text;
   std::set<std::string> logged;
   for (const auto& [platform, opt] : per_platform) {
@@ -271,7 +271,9 @@ Prepared prepare(const Request& req, registry::Client& registry) {
       auto it = digest_of.find(u.ref.canonical());
       if (it == digest_of.end()) return std::nullopt;
       if (auto inst = instances_of.find(u.ref.canonical()); inst != instances_of.end())
-        if (std::string d = registry::instance_for(inst->second, for_platform); !d.empty()) return d;
+        if (std::string d = registry::instance_for(inst->second, u.platform.empty() ? for_platform : u.platform);
+            !d.empty())
+          return d;
       return it->second;
     });
     for (const auto& p : r.pinned) {
@@ -300,7 +302,13 @@ Prepared prepare(const Request& req, registry::Client& registry) {
     std::string slug = platform;
     std::replace(slug.begin(), slug.end(), '/', '-');
     fs::path file = req.workspace / (all_same ? std::string("Dockerfile.pinned") : "Dockerfile.pinned-" + slug);
-    if (!all_same || !fs::exists(file)) fsutil::atomic_write(file, text);
+    if (!all_same || !fs::exists(file)) {
+      // A scratch file, removed with the workspace: no fsync (an atomic_write per image cost
+      // more than the rest of an unchanged --if-changed check).
+      std::ofstream out_file(file, std::ios::binary | std::ios::trunc);
+      out_file << text;
+      if (!out_file.flush()) throw failure("cannot write " + file.string());
+    }
     out.dockerfiles[platform] = file;
   }
 

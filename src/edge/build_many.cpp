@@ -66,6 +66,7 @@ int run_many(const Options& options, const Context& context) {
   if (any_base)
     throw input_error("--base pins the build of one image; " + std::to_string(names.size()) + " were given", {}, 0,
                       "run one build per image with its --base");
+  inputs::LibGit2 git;  // one libgit2 initialisation for all the images (see LibGit2)
   auto enr = enrollment::load(context.images_file);
   std::vector<const enrollment::Image*> images;
   for (const auto& n : names) images.push_back(&enr.get(n));  // unknown names: exit 2 before anything runs

@@ -277,6 +277,24 @@ TEST(BuildInputsRun, BaseOptionPinsTheNamedDigestEvenWhenTheTagMoved) {
   testing::internal::GetCapturedStdout();
 }
 
+TEST(BuildInputsRun, ABuildPlatformStageIsPinnedToTheBuildMachinesInstance) {
+  Fixture f;
+  Fake fake;
+  fake.served["r.example:5000/team/base:1.0"] = f.base_v1;
+  f.dir.write("state/app/Dockerfile",
+              "FROM --platform=$BUILDPLATFORM r.example:5000/team/base:1.0 AS build\n"
+              "FROM r.example:5000/team/base:1.0\nCOPY --from=build /bin/sh /sh\n");
+  f.run_build(fake, app());
+  const std::string host = imgf::dockerfile::host_platform();
+  const std::string native = host == "linux/arm64" ? D('2') : D('1');
+  for (const auto& [file, content] : fake.dockerfiles) {
+    bool arm = fs::path(file).filename() == "Dockerfile.pinned-linux-arm64";
+    EXPECT_EQ(content, "FROM --platform=$BUILDPLATFORM r.example:5000/team/base@" + native + " AS build\n" +
+                           "FROM r.example:5000/team/base@" + D(arm ? '2' : '1') + "\nCOPY --from=build /bin/sh /sh\n")
+        << file;
+  }
+}
+
 TEST(BuildInputsRun, PlanCarriesTargetAndLayerCache) {
   Fixture f;
   Fake fake;

@@ -95,6 +95,14 @@ TEST(ImageUses, FromCopyAndMountExternalImagesOnly) {
   EXPECT_EQ(uses[2].resolved, "python:3.12-slim");
   EXPECT_EQ(uses[3].kind, UseKind::copy_from);
   EXPECT_EQ(uses[3].line, 7);
+  // The platform each image is used for: the build machine's for FROM --platform=$BUILDPLATFORM
+  // (and what that stage mounts), else the target's.
+  auto arm = image_uses(df, "Dockerfile", for_platform("linux/arm64"));
+  ASSERT_EQ(arm.size(), 4u);
+  EXPECT_EQ(arm[0].platform, imgf::dockerfile::host_platform());
+  EXPECT_EQ(arm[1].platform, imgf::dockerfile::host_platform());
+  EXPECT_EQ(arm[2].platform, "linux/arm64");
+  EXPECT_EQ(arm[3].platform, "linux/arm64");
   // A build arg changes what FROM resolves to; --target drops the later stages.
   auto other = image_uses(df, "Dockerfile", for_platform("linux/amd64", {{"BASE", "debian:12"}}, "build"));
   ASSERT_EQ(other.size(), 2u);
