@@ -75,6 +75,14 @@ struct PinResult {
 PinResult pin(std::string_view content, const std::string& label, const dockerfile::Options& options,
               const std::function<std::optional<std::string>(const ImageUse&)>& digest_for);
 
+// `labels` as one LABEL instruction at the end of the target stage (buildah 1.28 turns each
+// --label flag into a LABEL step of its own: with a registry layer cache each is one more
+// round trip). Values are double-quoted with the file's escape token so that they read back
+// exactly; nullopt when one cannot be (a newline, an unusual key): keep the flags then.
+std::optional<std::string> with_labels(std::string_view content, const std::string& label,
+                                       const dockerfile::Options& options,
+                                       const std::vector<std::pair<std::string, std::string>>& labels);
+
 // --- build inputs ---------------------------------------------------------------------------------
 
 struct BaseInput {
@@ -241,8 +249,9 @@ class BuildHooks {
   // org.opencontainers.image.created / .revision: the source's commit time and revision.
   [[nodiscard]] std::string created() const;
   [[nodiscard]] std::string revision(const std::string& checkout_revision) const;
-  // Pinned Dockerfiles, --timestamp, --target, --cache-from/--cache-to into the plan.
-  void apply(builder::PlanInput& plan_input) const;
+  // Pinned Dockerfiles, --timestamp, --target, --cache-from/--cache-to into the plan; after
+  // prepare(), the labels move from --label flags into the pinned copies (with_labels).
+  void apply(builder::PlanInput& plan_input);
   // `buildInputs` for images/<name>.yaml, after a successful push.
   [[nodiscard]] std::vector<std::pair<std::string, state::FieldValue>> state_fields() const;
   // After a push: forget what the registry said about that repository.
@@ -260,6 +269,8 @@ class BuildHooks {
   std::unique_ptr<registry::Client> own_registry_;
   registry::Client* registry_ = nullptr;
   std::optional<Prepared> prepared_;
+  std::filesystem::path workspace_;
+  std::vector<std::pair<std::string, std::string>> build_args_;
   std::optional<long long> dry_run_time_;  // --dry-run of a local source: its commit time
 };
 

@@ -276,6 +276,54 @@ PinResult pin(std::string_view content, const std::string& label, const dockerfi
   return out;
 }
 
+std::optional<std::string> with_labels(std::string_view content, const std::string& label,
+                                       const dockerfile::Options& options,
+                                       const std::vector<std::pair<std::string, std::string>>& labels) {
+  if (labels.empty()) return std::string(content);
+  dockerfile::Ast ast = dockerfile::parse(content, label);
+  const char esc = ast.escape_token;
+  dockerfile::shell::Options shell_opt;
+  shell_opt.escape_token = static_cast<unsigned char>(esc);
+  std::string line = "LABEL";
+  for (const auto& [k, v] : labels) {
+    bool key_ok = !k.empty() && std::all_of(k.begin(), k.end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_' || c == '/';
+    });
+    if (!key_ok || v.find_first_of("\r\n") != std::string::npos) return std::nullopt;
+    std::string quoted = "\"";
+    for (char c : v) {
+      if (c == '"' || c == '$' || c == esc) quoted += esc;
+      quoted += c;
+    }
+    quoted += "\"";
+    if (dockerfile::shell::process(quoted, {}, shell_opt).result != v) return std::nullopt;
+    line += " " + k + "=" + quoted;
+  }
+  line += "\n";
+  // After the target stage: at the end, or before the FROM of the stage that follows it.
+  dockerfile::Analysis analysis = dockerfile::analyze(content, label, options);
+  const std::size_t target = analysis.stages.size();  // FROM number (1-based) of the target stage
+  std::size_t froms = 0;
+  int next_from_line = 0;
+  for (const auto& n : ast.children)
+    if (lower(n.value) == "from" && ++froms == target + 1) {
+      next_from_line = n.start_line;
+      break;
+    }
+  std::vector<std::string> lines = physical_lines(content);
+  if (next_from_line == 0) {
+    std::string out(content);
+    if (!out.empty() && out.back() != '\n') out += "\n";
+    return out + line;
+  }
+  std::string out;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    if (static_cast<int>(i) + 1 == next_from_line) out += line;
+    out += lines[i];
+  }
+  return out;
+}
+
 // --- inputs ---------------------------------------------------------------------------------------
 
 void normalise(BuildInputs& in) {

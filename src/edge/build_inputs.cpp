@@ -485,6 +485,8 @@ bool BuildHooks::prepare(const fs::path& dockerfile, const fs::path& workspace, 
   req.bases = bases_;
   req.source_date_epoch = source_date_epoch_;
   prepared_ = inputs::prepare(req, *registry_);
+  workspace_ = workspace;
+  build_args_ = build_args;
 
   if (!options_.if_changed) return false;
   auto layout = enrollment::layout_for(context_.state_dir);
@@ -528,14 +530,46 @@ std::string BuildHooks::revision(const std::string& checkout_revision) const {
   return prepared_ && !prepared_->revision.empty() ? prepared_->revision : checkout_revision;
 }
 
-void BuildHooks::apply(builder::PlanInput& in) const {
-  if (prepared_)
-    for (const auto& [platform, file] : prepared_->dockerfiles)
-      if (file != in.dockerfile) in.platform_dockerfiles[platform] = file;
+void BuildHooks::apply(builder::PlanInput& in) {
   in.timestamp = timestamp_text();
   in.target = options_.target;
   in.cache_from = options_.cache_from;
   in.cache_to = options_.cache_to;
+  if (!prepared_) return;  // --dry-run: the checked-out Dockerfile and --label flags
+  std::vector<std::pair<std::string, fs::path>> files;
+  bool labels_inside = !in.labels.empty();
+  for (const auto& p : in.platforms) {
+    auto it = prepared_->dockerfiles.find(p.str());
+    fs::path from = it != prepared_->dockerfiles.end() ? it->second : in.dockerfile;
+    if (!labels_inside) {
+      if (from != in.dockerfile) in.platform_dockerfiles[p.str()] = from;
+      continue;
+    }
+    dockerfile::Options opt;
+    for (const auto& [k, v] : build_args_) opt.build_args[k] = v;
+    opt.platforms = {p.str()};
+    opt.target = options_.target;
+    auto text = with_labels(fsutil::read_file(from), from.filename().string(), opt, in.labels);
+    if (!text) {
+      labels_inside = false;  // a value that cannot be written in a LABEL line: keep the flags
+      spdlog::debug("labels stay --label flags");
+      files.clear();
+      for (const auto& q : in.platforms)
+        if (auto f = prepared_->dockerfiles.find(q.str()); f != prepared_->dockerfiles.end() && f->second != in.dockerfile)
+          in.platform_dockerfiles[q.str()] = f->second;
+      break;
+    }
+    std::string slug = p.str();
+    std::replace(slug.begin(), slug.end(), '/', '-');
+    fs::path file = workspace_ / ("Dockerfile.pinned-" + slug);
+    std::ofstream out(file, std::ios::binary | std::ios::trunc);  // scratch: no fsync
+    out << *text;
+    if (!out.flush()) throw failure("cannot write " + file.string());
+    files.emplace_back(p.str(), file);
+  }
+  if (!labels_inside) return;
+  for (const auto& [platform, file] : files) in.platform_dockerfiles[platform] = file;
+  in.labels.clear();  // one LABEL instruction in each copy instead of one step per --label
 }
 
 std::vector<std::pair<std::string, state::FieldValue>> BuildHooks::state_fields() const {

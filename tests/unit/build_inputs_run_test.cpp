@@ -145,8 +145,10 @@ TEST(BuildInputsRun, PinsTheBaseRecordsInputsAndSkipsWhenNothingChanged) {
     bool arm = fs::path(file).filename() == "Dockerfile.pinned-linux-arm64";
     EXPECT_TRUE(arm || fs::path(file).filename() == "Dockerfile.pinned-linux-amd64") << file;
     EXPECT_EQ(fs::path(file).parent_path().filename().string().rfind("imgfactory-build-app-", 0), 0u) << file;
+    // The labels are one LABEL instruction at the end (not one buildah step per --label).
     EXPECT_EQ(content, "ARG BASE=r.example:5000/team/base:1.0\nFROM r.example:5000/team/base@" + D(arm ? '2' : '1') +
-                           "\nCOPY hello.txt /\n");
+                           "\nCOPY hello.txt /\nLABEL org.opencontainers.image.created=\"1970-01-01T00:00:00Z\" "
+                           "org.opencontainers.image.version=\"latest\" org.opencontainers.image.title=\"app\"\n");
   }
   EXPECT_EQ(imgf::test::read_file(f.state / "app/Dockerfile"),
             "ARG BASE=r.example:5000/team/base:1.0\nFROM ${BASE}\nCOPY hello.txt /\n")
@@ -156,7 +158,7 @@ TEST(BuildInputsRun, PinsTheBaseRecordsInputsAndSkipsWhenNothingChanged) {
   auto ts = std::find(argv.begin(), argv.end(), "--timestamp");
   ASSERT_NE(ts, argv.end());
   EXPECT_EQ(*(ts + 1), "0");
-  EXPECT_NE(std::find(argv.begin(), argv.end(), "org.opencontainers.image.created=1970-01-01T00:00:00Z"), argv.end());
+  EXPECT_EQ(std::find(argv.begin(), argv.end(), "--label"), argv.end()) << "the labels are in the Dockerfile copy";
   // Recorded.
   std::string state = imgf::test::read_file(f.state / "images/app.yaml");
   auto recorded = imgf::inputs::parse_recorded(state);
@@ -289,8 +291,9 @@ TEST(BuildInputsRun, ABuildPlatformStageIsPinnedToTheBuildMachinesInstance) {
   const std::string native = host == "linux/arm64" ? D('2') : D('1');
   for (const auto& [file, content] : fake.dockerfiles) {
     bool arm = fs::path(file).filename() == "Dockerfile.pinned-linux-arm64";
-    EXPECT_EQ(content, "FROM --platform=$BUILDPLATFORM r.example:5000/team/base@" + native + " AS build\n" +
-                           "FROM r.example:5000/team/base@" + D(arm ? '2' : '1') + "\nCOPY --from=build /bin/sh /sh\n")
+    EXPECT_EQ(content.substr(0, content.find("LABEL ")),
+              "FROM --platform=$BUILDPLATFORM r.example:5000/team/base@" + native + " AS build\n" +
+                  "FROM r.example:5000/team/base@" + D(arm ? '2' : '1') + "\nCOPY --from=build /bin/sh /sh\n")
         << file;
   }
 }
@@ -353,8 +356,9 @@ TEST(BuildInputsRun, LocalSourceTimeIsTheLastCommitTouchingItsDirectory) {
   auto ts = std::find(fake.build_argv.begin(), fake.build_argv.end(), "--timestamp");
   ASSERT_NE(ts, fake.build_argv.end());
   EXPECT_EQ(*(ts + 1), "1704164645");
-  EXPECT_NE(std::find(fake.build_argv.begin(), fake.build_argv.end(), "org.opencontainers.image.revision=" + app_commit),
-            fake.build_argv.end());
+  EXPECT_NE(fake.last_dockerfile.find("org.opencontainers.image.revision=\"" + app_commit + "\""), std::string::npos)
+      << fake.last_dockerfile;
+  EXPECT_NE(fake.last_dockerfile.find("org.opencontainers.image.created=\"2024-01-02T03:04:05Z\""), std::string::npos);
 }
 
 TEST(BuildInputsRun, SeveralImagesAskTheirRegistryQuestionsOnce) {

@@ -185,6 +185,33 @@ TEST(Pin, CrlfLineEndingsAndNoFinalNewlineAreKept) {
   EXPECT_EQ(r.content, "FROM docker.io/library/alpine@" + kD1 + "\r\nRUN true");
 }
 
+TEST(Labels, OneLabelInstructionAtTheEndOfTheTargetStageReadingBackExactly) {
+  const std::vector<std::pair<std::string, std::string>> labels = {
+      {"org.opencontainers.image.source", "https://git.example/a b.git"},
+      {"org.opencontainers.image.title", "say \"$HOME\" \\ `x`"}};
+  auto out = with_labels("FROM alpine\nRUN true", "Dockerfile", for_platform("linux/amd64"), labels);
+  ASSERT_TRUE(out);
+  EXPECT_EQ(*out, "FROM alpine\nRUN true\nLABEL org.opencontainers.image.source=\"https://git.example/a b.git\" "
+                  "org.opencontainers.image.title=\"say \\\"\\$HOME\\\" \\\\ `x`\"\n");
+  // With `# escape=`` the backtick escapes.
+  auto bt = with_labels("# escape=`\nFROM alpine\n", "Dockerfile", for_platform("linux/amd64"), labels);
+  ASSERT_TRUE(bt);
+  EXPECT_NE(bt->find("title=\"say `\"`$HOME`\" \\ ``x``\""), std::string::npos) << *bt;
+  // --target: after the target stage, before the next FROM.
+  auto t = with_labels("FROM alpine AS a\nRUN a\nFROM busybox\nRUN b\n", "Dockerfile",
+                       for_platform("linux/amd64", {}, "a"), {{"k", "v"}});
+  ASSERT_TRUE(t);
+  EXPECT_EQ(*t, "FROM alpine AS a\nRUN a\nLABEL k=\"v\"\nFROM busybox\nRUN b\n");
+  // A value with a newline cannot be one: the caller keeps --label.
+  EXPECT_FALSE(with_labels("FROM alpine\n", "Dockerfile", for_platform("linux/amd64"), {{"k", "a\nb"}}));
+  // Each written value reads back as given (BuildKit's word expansion).
+  imgf::dockerfile::shell::Options o;
+  auto ast = imgf::dockerfile::parse(*out, "Dockerfile");
+  const auto& label = ast.children.back();
+  ASSERT_EQ(label.args.size(), 6u);
+  EXPECT_EQ(imgf::dockerfile::shell::process(label.args[4], {}, o).result, labels[1].second);
+}
+
 // --- the record -------------------------------------------------------------------------------------
 
 TEST(BuildInputsRecord, RendersCanonicallyAndReadsBack) {
