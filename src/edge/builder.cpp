@@ -349,7 +349,7 @@ int run(const Options& o, const Context& ctx) {
   in.build_args = build_args;
   in.labels = oci_labels(co.source_url, hooks.revision(co.revision), hooks.created(), tag, img.name);  // [inputs]
   in.isolation = isolation;
-  hooks.apply(in);  // [inputs] pinned Dockerfiles, --timestamp, --target, --cache-from/--cache-to
+  hooks.apply(in);  // [inputs] pinned Dockerfiles (labels inside), --timestamp, --target, --cache-from/--cache-to
   Plan plan = make_plan(in);
 
   if (o.dry_run) {
