@@ -5,19 +5,11 @@
 #include "imgfactory/build_inputs.hpp"
 #include "imgfactory/error.hpp"
 #include "imgfactory/state_fields.hpp"
+#include "testutil.hpp"
 
 using namespace imgf::inputs;
 
 namespace {
-
-int exit_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const imgf::Error& e) {
-    return e.exit_code();
-  }
-  return 0;
-}
 
 imgf::dockerfile::Options for_platform(const std::string& p, std::map<std::string, std::string> args = {},
                                        std::string target = {}) {
@@ -66,8 +58,8 @@ TEST(BaseOption, EmptyIsIgnoredDigestIsRequired) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->repository_url(), "docker.io/library/python");
   EXPECT_EQ(r->digest, kD1);
-  EXPECT_EQ(exit_of([] { parse_base_option("python:3.12-slim"); }), 2);
-  EXPECT_EQ(exit_of([] { parse_base_option("Not A Ref@sha256:1"); }), 2);
+  EXPECT_EQ(imgf::test::exit_code_of([] { parse_base_option("python:3.12-slim"); }), 2);
+  EXPECT_EQ(imgf::test::exit_code_of([] { parse_base_option("Not A Ref@sha256:1"); }), 2);
 }
 
 // --- uses -----------------------------------------------------------------------------------------------
