@@ -11,34 +11,8 @@ cd "$(dirname "$0")/../.."
 root=$PWD
 RUNS="${1:-5}"
 bin="${IMGFACTORY:-$root/build/release/imgfactory}"
-source scripts/lib/registry.sh
-source scripts/lib/binfmt.sh
-source scripts/lib/busybox-base.sh
-binfmt_ensure_aarch64 || exit 1
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/imgf-bench-build-XXXXXX")
-port=$(registry_free_port)
-cleanup() {
-  buildah rm --all >/dev/null 2>&1 || true
-  buildah rmi --all --force >/dev/null 2>&1 || true
-  registry_stop "$work/registry"
-  registry_dropin_remove "$port"
-  rm -rf "$work"
-}
-trap cleanup EXIT
-cat >"$work/storage.conf" <<CONF
-[storage]
-driver = "overlay"
-graphroot = "$work/storage"
-runroot = "$work/runroot"
-CONF
-export CONTAINERS_STORAGE_CONF="$work/storage.conf"
-unset BUILDAH_ISOLATION
-registry_start "$work/registry" "$port"
-registry_dropin_write "$port"
-reg="127.0.0.1:$port"
-base="$reg/imgfactory-bench/busybox:1.35"
-busybox_base_push "$base" "${IMGF_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/imgfactory}"
+source bench/lib/env.sh
+bench_env_start build  # work, reg, base; private storage; removed at exit
 
 mkdir -p "$work/state/app"
 cp bench/build/app/Dockerfile "$work/state/app/"

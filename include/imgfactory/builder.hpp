@@ -19,6 +19,10 @@
 #include "imgfactory/enrollment.hpp"
 #include "imgfactory/process.hpp"
 
+namespace imgf::registry {
+class Client;
+}
+
 namespace imgf::builder {
 
 // --- values -------------------------------------------------------------------------------
@@ -86,6 +90,12 @@ struct PlanInput {
   std::vector<std::pair<std::string, std::string>> build_args;
   std::vector<std::pair<std::string, std::string>> labels;  // see oci_labels()
   std::string isolation = "chroot";
+  // Build inputs (issue 12):
+  std::map<std::string, std::filesystem::path> platform_dockerfiles;  // os/arch -> pinned copy; else `dockerfile`
+  std::string timestamp;   // buildah --timestamp (epoch seconds); empty: none
+  std::string target;      // buildah --target; empty: the last stage
+  std::string cache_from;  // buildah --cache-from REPO (registry layer cache); empty: none
+  std::string cache_to;    // buildah --cache-to REPO
 };
 
 // org.opencontainers.image.{source,revision,created,version,title}; empty values are left out.
@@ -154,8 +164,9 @@ struct Result {
   std::string digest;  // the manifest list's digest as pushed (empty when not pushed)
   std::vector<PlatformDigest> platforms;
   bool pushed = false;
+  bool skipped = false;  // --if-changed: the inputs and the registry were unchanged, nothing was built
 };
-// {"image","reference","tag","digest","platforms":[{"platform","digest"}],"pushed"} (digest null when empty)
+// {"image","reference","tag","digest","platforms":[{"platform","digest"}],"pushed","skipped"} (digest null when empty)
 std::string render_result_json(const Result& r);
 std::string render_result_text(const Result& r);
 
@@ -190,6 +201,7 @@ ExecOutput execute(const Plan& plan, proc::Runner& runner, const ExecOptions& op
 
 struct Options {
   std::string image;
+  std::vector<std::string> more_images;  // further IMAGE arguments (run_many)
   std::string tag;
   std::vector<std::string> platforms;  // as given; empty: linux/amd64,linux/arm64
   std::string registry;                // --registry / REGISTRY; empty: the enrollment's
@@ -205,6 +217,12 @@ struct Options {
   Increment increment = Increment::none;
   std::string suffix;
   bool json = false;
+  // Build inputs (issue 12; src/edge/build_inputs.cpp):
+  std::vector<std::string> bases;  // --base repo[:tag]@sha256:… (empty values ignored)
+  bool if_changed = false;         // skip when the recorded inputs and the pushed digest are unchanged
+  std::string target;              // --target STAGE
+  std::string cache_from;          // --cache-from REPO
+  std::string cache_to;            // --cache-to REPO
 };
 
 struct Context {
@@ -214,10 +232,17 @@ struct Context {
   std::function<std::string()> now;  // ISO 8601 UTC; default state::utc_now_iso8601
   std::string host_machine;          // uname machine; empty: uname(2)
   std::filesystem::path temp_dir;    // scratch workspaces; empty: $TMPDIR or /tmp
+  registry::Client* registry = nullptr;  // digests (shared by run_many); null: run() makes its own
 };
 
 // Runs `imgfactory build`; prints the plan (dry run) or the result to stdout. Returns the
 // exit code; throws imgf::Error for failures.
 int run(const Options& options, const Context& context);
+
+// `imgfactory build IMAGE...` with several images (src/edge/build_many.cpp): with --if-changed
+// the registry questions of all of them are asked first, in parallel; then each image is built
+// (or skipped) in turn, one result printed per image (a JSON object per line with --format
+// json). A failing image does not stop the others; the exit code is the first failure's.
+int run_many(const Options& options, const Context& context);
 
 }  // namespace imgf::builder

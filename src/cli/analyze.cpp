@@ -15,6 +15,7 @@ struct AnalyzeOptions {
   bool dry_run = false;
   std::string graph;
   std::string git_timeout = "30s";
+  bool digests = false;  // [inputs] issue 12
   // One Dockerfile.
   AnalyzeDockerfileOptions dockerfile;
 };
@@ -34,6 +35,8 @@ Command add_analyze(CLI::App& root) {
   app->add_option("--graph", opts->graph, "print the dependency graph")->check(CLI::IsMember({"json", "dot", "mermaid"}));
   app->add_option("--git-timeout", opts->git_timeout,
                   "give up on a git host that does not connect or answer for this long (default 30s)");
+  app->add_flag("--digests", opts->digests,
+                "also ask each base image's registry for its digest and record it (currentDigest, lastChecked, ...)");
   app->add_option("--format", opts->dockerfile.format, "text or json (and ast with --dockerfile)")
       ->check(CLI::IsMember({"text", "json", "ast"}));
   app->add_option("--dockerfile", opts->dockerfile.dockerfile, "analyze this one Dockerfile; writes nothing");
@@ -43,7 +46,10 @@ Command add_analyze(CLI::App& root) {
       ->allow_extra_args(false);
   app->add_option("--target", opts->dockerfile.target, "stop after this stage (with --dockerfile)");
   cmd.run = [opts](const Globals& g) -> int {
-    if (!opts->dockerfile.dockerfile.empty()) return run_analyze_dockerfile(opts->dockerfile);
+    if (!opts->dockerfile.dockerfile.empty()) {
+      if (opts->digests) throw input_error("--digests records base images of the enrollment; leave out --dockerfile");
+      return run_analyze_dockerfile(opts->dockerfile);
+    }
     if (opts->dockerfile.format == "ast") throw input_error("--format ast needs --dockerfile FILE");
     AnalyzeEnrollmentOptions e;
     e.images = opts->images;
@@ -53,6 +59,7 @@ Command add_analyze(CLI::App& root) {
     e.graph = opts->graph;
     e.format = opts->dockerfile.format;
     e.git_timeout = opts->git_timeout;
+    e.digests = opts->digests;
     return run_analyze_enrollment(e, g);
   };
   return cmd;

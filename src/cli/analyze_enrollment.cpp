@@ -7,7 +7,10 @@
 #include <cstdlib>
 #include <ctime>
 
+#include <nlohmann/json.hpp>
+
 #include "imgfactory/analyze.hpp"
+#include "imgfactory/base_digests.hpp"
 #include "imgfactory/enrollment.hpp"
 #include "imgfactory/duration.hpp"
 #include "imgfactory/error.hpp"
@@ -61,14 +64,36 @@ int run_analyze_enrollment(const AnalyzeEnrollmentOptions& o, const Globals& g) 
   opts.io_timeout = opts.connect_timeout;
   opts.clock = clock_from_env();
 
+  if (o.digests && o.offline)
+    throw input_error("--digests asks the registries; --offline forbids the network", {}, 0, "leave out one of them");
+
   auto discoverer = analyze::dockerfile_discoverer();
   analyze::Report report = analyze::run(opts, *discoverer);
+
+  // [inputs] issue 12: --digests
+  std::optional<analyze::DigestReport> digests;
+  if (o.digests) {
+    proc::SystemRunner runner;
+    analyze::DigestOptions d;
+    d.dry_run = o.dry_run;
+    d.clock = opts.clock;
+    digests = analyze::check_digests(opts, report, runner, d);
+  }
 
   if (o.graph == "json") print(graph::to_json(report.graph));
   else if (o.graph == "dot") print(graph::to_dot(report.graph));
   else if (o.graph == "mermaid") print(graph::to_mermaid(report.graph));
-  else if (o.format == "json") print(analyze::to_json(report));
-  else print(analyze::to_text(report));
+  else if (o.format == "json" && digests) {
+    nlohmann::ordered_json j = nlohmann::ordered_json::parse(analyze::to_json(report));
+    j["digests"] = nlohmann::ordered_json::parse(analyze::digests_to_json(*digests));
+    print(j.dump(2) + "\n");
+  } else if (o.format == "json") print(analyze::to_json(report));
+  else print(analyze::to_text(report) + (digests ? analyze::digests_to_text(*digests) : std::string()));
+  if (digests && !o.graph.empty()) {
+    std::string text = analyze::digests_to_text(*digests);
+    text.pop_back();
+    spdlog::info("{}", text.substr(text.rfind('\n') + 1));
+  }
   if (!o.graph.empty()) {
     std::string text = analyze::to_text(report);
     while (!text.empty() && text.back() == '\n') text.pop_back();
@@ -80,7 +105,10 @@ int run_analyze_enrollment(const AnalyzeEnrollmentOptions& o, const Globals& g) 
                   std::count_if(report.images.begin(), report.images.end(),
                                 [](const analyze::ImageOutcome& i) { return i.status == state::Discovery::failed; }),
                   report.images.size());
-  return report.exit_code();
+  if (digests && digests->exit_code() != 0)
+    spdlog::error("{} base image digest(s) could not be checked; their files were left as they were",
+                  digests->errors.size());
+  return std::max(report.exit_code(), digests ? digests->exit_code() : 0);
 }
 
 }  // namespace imgf::cli

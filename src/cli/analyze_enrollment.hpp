@@ -15,6 +15,7 @@ struct AnalyzeEnrollmentOptions {
   std::string graph;              // "" | json | dot | mermaid
   std::string format = "text";    // text | json
   std::string git_timeout = "30s";  // connect / silence limit of a fetch
+  bool digests = false;             // --digests: ask the registries for base image digests
 };
 
 // Prints the report (or the graph) to stdout; returns the exit code or throws imgf::Error.

@@ -12,6 +12,7 @@ namespace {
 
 struct BuildArgs {
   builder::Options o;
+  std::vector<std::string> images;
   std::string increment;
   std::string timeout;
   std::string retry_delay = "2s";
@@ -35,7 +36,7 @@ Command add_build(CLI::App& root) {
   CLI::App* app = root.add_subcommand(
       "build", "build an enrolled image for several platforms with buildah, push one manifest list, record its digest");
   cmd.app = app;
-  app->add_option("IMAGE", a->o.image, "the enrolled image name")->required();
+  app->add_option("IMAGE", a->images, "the enrolled image name(s)")->required();
   app->add_option("--tag", a->o.tag, "tag to build (default: local.versionFile, else latest)");
   app->add_option("--platform", a->o.platforms, "platforms, comma-separated (default linux/amd64,linux/arm64)")
       ->delimiter(',')
@@ -58,9 +59,19 @@ Command add_build(CLI::App& root) {
       ->check(CLI::IsMember({"major", "minor", "patch"}));
   app->add_option("--suffix", a->o.suffix, "appended to the tag as -<suffix>");
   app->add_option("--format", a->format, "text or json")->check(CLI::IsMember({"text", "json"}));
+  // [inputs] issue 12: build inputs (docs/build.md)
+  app->add_option("--base", a->o.bases, "build on exactly this base: repo[:tag]@sha256:… (repeatable; empty ignored)")
+      ->allow_extra_args(false);
+  app->add_flag("--if-changed", a->o.if_changed,
+                "skip (exit 0, \"skipped\": true) when the inputs and the pushed digest are unchanged");
+  app->add_option("--target", a->o.target, "build up to this Dockerfile stage");
+  app->add_option("--cache-from", a->o.cache_from, "registry layer cache to reuse (buildah --cache-from REPO)");
+  app->add_option("--cache-to", a->o.cache_to, "registry layer cache to fill (buildah --cache-to REPO)");
 
   cmd.run = [a](const Globals& g) -> int {
     builder::Options o = a->o;
+    o.image = a->images.front();
+    o.more_images.assign(a->images.begin() + 1, a->images.end());
     o.jobs = static_cast<std::size_t>(a->jobs);
     o.json = a->format == "json";
     o.increment = *builder::parse_increment(a->increment);
@@ -71,7 +82,7 @@ Command add_build(CLI::App& root) {
     ctx.state_dir = g.state_dir;
     ctx.images_file = g.images_file;
     ctx.runner = &runner;
-    return builder::run(o, ctx);
+    return o.more_images.empty() ? builder::run(o, ctx) : builder::run_many(o, ctx);
   };
   return cmd;
 }

@@ -213,8 +213,14 @@ Plan make_plan(const PlanInput& in) {
   plan.reference = in.reference;
 
   auto build_argv = [&](const Platform& p, const std::string& tag) {
-    std::vector<std::string> a = {"buildah", "build", "--isolation", in.isolation, "--platform", p.str(),
-                                  "--layers", "--file", in.dockerfile.string(), "--tag", tag};
+    auto pinned = in.platform_dockerfiles.find(p.str());
+    const std::filesystem::path& file = pinned != in.platform_dockerfiles.end() ? pinned->second : in.dockerfile;
+    std::vector<std::string> a = {"buildah", "build", "--isolation", in.isolation, "--platform", p.str(), "--layers"};
+    if (!in.timestamp.empty()) a.insert(a.end(), {"--timestamp", in.timestamp});
+    if (!in.cache_from.empty()) a.insert(a.end(), {"--cache-from", in.cache_from});
+    if (!in.cache_to.empty()) a.insert(a.end(), {"--cache-to", in.cache_to});
+    if (!in.target.empty()) a.insert(a.end(), {"--target", in.target});
+    a.insert(a.end(), {"--file", file.string(), "--tag", tag});
     for (const auto& [k, v] : in.build_args) {
       a.emplace_back("--build-arg");
       a.push_back(k + "=" + v);
@@ -325,7 +331,7 @@ bool is_transient_registry_error(std::string_view error_text) {
                                     "manifest invalid", "manifest unknown", "x509:", "certificate"};
   static const char* transient[] = {"connection refused", "connection reset", "broken pipe", "i/o timeout",
                                     "timeout", "tls handshake", "eof", "temporary failure",
-                                    "server misbehaving", "use of closed network connection",
+                                    "server misbehaving", "use of closed network connection", "deadline exceeded",
                                     "too many requests", "internal server error", "bad gateway",
                                     "service unavailable", "gateway timeout", "no route to host",
                                     "network is unreachable"};
@@ -345,11 +351,12 @@ std::string render_result_json(const Result& r) {
   j["platforms"] = nlohmann::ordered_json::array();
   for (const auto& p : r.platforms) j["platforms"].push_back({{"platform", p.platform}, {"digest", p.digest}});
   j["pushed"] = r.pushed;
+  j["skipped"] = r.skipped;
   return j.dump() + "\n";
 }
 
 std::string render_result_text(const Result& r) {
-  std::string out = (r.pushed ? "pushed " : "built ") + r.reference;
+  std::string out = (r.skipped ? "unchanged, not built: " : r.pushed ? "pushed " : "built ") + r.reference;
   if (!r.digest.empty()) out += "@" + r.digest;
   out += "\n";
   for (const auto& p : r.platforms) out += "  " + p.platform + "  " + p.digest + "\n";

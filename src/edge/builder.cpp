@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "imgfactory/build_inputs.hpp"
 #include "imgfactory/builder.hpp"
 #include "imgfactory/error.hpp"
 #include "imgfactory/fsutil.hpp"
@@ -287,6 +288,9 @@ int run(const Options& o, const Context& ctx) {
     throw input_error("isolation '" + isolation + "' is not chroot, oci or rootless", {}, 0,
                       "set --isolation or BUILDAH_ISOLATION; chroot works where OCI runtimes cannot create containers");
 
+  // [inputs] issue 12 (src/edge/build_inputs.cpp): --base, --if-changed, timestamps, layer cache.
+  inputs::BuildHooks hooks(o, ctx, img, [&](const std::string& rel) { return in_state_repo(ctx.state_dir, rel); });
+
   TagInputs ti;
   ti.explicit_tag = o.tag;
   ti.increment = o.increment;
@@ -327,6 +331,9 @@ int run(const Options& o, const Context& ctx) {
   Workspace ws(fs::absolute(temp), img.name, !o.dry_run);
   Checkout co = plan_checkout(img, ctx.state_dir, ctx.images_file, ws.path());
   if (!o.dry_run) do_checkout(co, img, ctx.state_dir, ctx.images_file, ws.path(), *ctx.runner);
+  // [inputs] pin the base images, learn the inputs; --if-changed may end here, before any buildah.
+  if (!o.dry_run && hooks.prepare(co.dockerfile, ws.path(), co.src, co.revision, platforms, build_args, reference))
+    return 0;
 
   std::string now = ctx.now ? ctx.now() : state::utc_now_iso8601();
   PlanInput in;
@@ -340,8 +347,9 @@ int run(const Options& o, const Context& ctx) {
   in.dockerfile = co.dockerfile;
   in.context = co.context;
   in.build_args = build_args;
-  in.labels = oci_labels(co.source_url, co.revision, now, tag, img.name);
+  in.labels = oci_labels(co.source_url, hooks.revision(co.revision), hooks.created(), tag, img.name);  // [inputs]
   in.isolation = isolation;
+  hooks.apply(in);  // [inputs] pinned Dockerfiles (labels inside), --timestamp, --target, --cache-from/--cache-to
   Plan plan = make_plan(in);
 
   if (o.dry_run) {
@@ -393,10 +401,13 @@ int run(const Options& o, const Context& ctx) {
 
   proc::throw_if_interrupted();  // a signal now: exit 130/143 and leave the state as it was
   if (push) {
-    state::update_image_state(layout, img.name,
-                              {{"currentVersion", {version_scalar(tag)}},
-                               {"currentDigest", {state::yaml_scalar(res.digest)}},
-                               {"lastBuilt", {state::yaml_timestamp(now)}}});
+    std::vector<std::pair<std::string, state::FieldValue>> fields = {
+        {"currentVersion", {version_scalar(tag)}},
+        {"currentDigest", {state::yaml_scalar(res.digest)}},
+        {"lastBuilt", {state::yaml_timestamp(now)}}};
+    for (auto& f : hooks.state_fields()) fields.push_back(std::move(f));  // [inputs] buildInputs
+    state::update_image_state(layout, img.name, fields);
+    hooks.pushed(reference);  // [inputs]
     spdlog::info("recorded {} {} in {}", tag, res.digest, layout.image_state(img.name).string());
   }
   std::string text = o.json ? render_result_json(res) : render_result_text(res);

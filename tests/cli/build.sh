@@ -36,7 +36,7 @@ run "$IMGFACTORY" --state-dir "$S" build app --dry-run --build-arg A=1 --jobs 1
 expect_rc 0 "--dry-run"
 expect_out_contains "buildah manifest create reg.example:5000/team/app:2.3.4" "tag from local.versionFile"
 expect_out_contains "# build (in parallel, 1 at a time)" "parallel stage with --jobs"
-expect_out_contains "buildah build --isolation chroot --platform linux/amd64 --layers --file $TMPDIR/imgfactory-build-app-XXXXXX/src/Dockerfile --tag localhost/imgfactory-build/team/app:2.3.4-linux-amd64 --build-arg A=1" "amd64 build argv"
+expect_out_contains "buildah build --isolation chroot --platform linux/amd64 --layers --timestamp 0 --file $TMPDIR/imgfactory-build-app-XXXXXX/src/Dockerfile --tag localhost/imgfactory-build/team/app:2.3.4-linux-amd64 --build-arg A=1" "amd64 build argv (no git: --timestamp 0)"
 expect_out_contains "buildah build --isolation chroot --platform linux/arm64 " "arm64 build argv"
 expect_out_contains "buildah manifest add reg.example:5000/team/app:2.3.4 containers-storage:localhost/imgfactory-build/team/app:2.3.4-linux-arm64" "assemble argv"
 expect_out_contains "buildah manifest push --all --digestfile $TMPDIR/imgfactory-build-app-XXXXXX/manifest-list.digest reg.example:5000/team/app:2.3.4 docker://reg.example:5000/team/app:2.3.4" "push argv"
@@ -86,6 +86,32 @@ expect_rc 2 "--build-arg without ="
 run "$IMGFACTORY" --state-dir "$S" build app --dry-run --registry 'Bad Host'
 expect_rc 2 "an invalid --registry"
 expect_err_contains "is not a valid image reference" "names the bad reference"
+
+# --- build inputs (issue 12): --base, --if-changed, timestamps, layer cache, several images --
+run "$IMGFACTORY" --state-dir "$S" build app --dry-run --base "" --cache-from reg.example:5000/team/app-cache \
+  --cache-to reg.example:5000/team/app-cache --target final
+expect_rc 0 "an empty --base is ignored (a Job template may always pass it)"
+expect_out_contains "--layers --timestamp 0 --cache-from reg.example:5000/team/app-cache --cache-to reg.example:5000/team/app-cache --target final --file" "layer cache and target in the build argv"
+SOURCE_DATE_EPOCH=1700000000 run "$IMGFACTORY" --state-dir "$S" build app --dry-run
+expect_out_contains "--timestamp 1700000000" "SOURCE_DATE_EPOCH sets --timestamp"
+expect_out_contains "org.opencontainers.image.created=2023-11-14T22:13:20Z" "and the created label"
+SOURCE_DATE_EPOCH=soon run "$IMGFACTORY" --state-dir "$S" build app --dry-run
+expect_rc 2 "a SOURCE_DATE_EPOCH that is not seconds"
+run "$IMGFACTORY" --state-dir "$S" build app --dry-run --base reg.example:5000/team/base:1
+expect_rc 2 "--base without a digest"
+expect_err_contains "has no digest" "says what is missing"
+run "$IMGFACTORY" --state-dir "$S" build app --dry-run --if-changed --no-push
+expect_rc 2 "--if-changed without a push"
+run "$IMGFACTORY" --state-dir "$S" build app --dry-run --cache-to reg.example:5000/team/cache:tag
+expect_rc 2 "--cache-to with a tag"
+run "$IMGFACTORY" --state-dir "$S" build app patched --dry-run --base "reg.example:5000/b@sha256:$(printf '%064d' 1)"
+expect_rc 2 "--base with several images"
+run "$IMGFACTORY" --state-dir "$S" build app nope --dry-run --if-changed
+expect_rc 2 "an unknown name among several images"
+run "$IMGFACTORY" --state-dir "$S" build app patched --dry-run
+expect_rc 0 "several images"
+expect_out_contains "# imgfactory build plan for reg.example:5000/team/app:2.3.4" "first image's plan"
+expect_out_contains "# imgfactory build plan for reg.example:5000/team/patched:latest" "second image's plan"
 
 # --- a patch that does not apply: exit 1, named, nothing built -----------------------------
 run "$IMGFACTORY" --state-dir "$S" build patched --tag 1

@@ -8,6 +8,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "imgfactory/error.hpp"
+
 namespace imgf::test {
 namespace fs = std::filesystem;
 
@@ -59,5 +61,14 @@ std::string read_file(const fs::path& p) {
 
 fs::path source_dir() { return IMGF_SOURCE_DIR; }
 fs::path imgfactory_binary() { return IMGF_BINARY; }
+
+int exit_code_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const imgf::Error& e) {
+    return e.exit_code();
+  }
+  return 0;
+}
 
 }  // namespace imgf::test

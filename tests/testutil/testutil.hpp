@@ -1,6 +1,7 @@
 #pragma once
 // Helpers shared by the unit tests.
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -29,6 +30,8 @@ std::optional<std::filesystem::path> shared_dir();
   const std::filesystem::path& var = *var##_opt
 
 std::string read_file(const std::filesystem::path& p);
+// The exit code of the imgf::Error that `f` throws; 0 when it throws none.
+int exit_code_of(const std::function<void()>& f);
 std::filesystem::path source_dir();
 std::filesystem::path imgfactory_binary();
 

@@ -234,14 +234,21 @@ TEST(BuildResult, TransientRegistryErrors) {
   EXPECT_FALSE(is_transient_registry_error("manifest unknown: manifest unknown"));
   EXPECT_FALSE(is_transient_registry_error("x509: certificate signed by unknown authority"));
   EXPECT_FALSE(is_transient_registry_error("image sha256:5025029b502c not known"));
+  // skopeo --command-timeout expiring (registry queries of build inputs)
+  EXPECT_TRUE(is_transient_registry_error("pinging container registry: Get \"http://r/v2/\": context deadline exceeded"));
 }
 
 TEST(BuildResult, JsonAndText) {
   Result r{"app", "r.example/t/app:1", "1", "sha256:ff", {{"linux/amd64", "sha256:aa"}}, true};
   EXPECT_EQ(render_result_json(r),
             R"({"image":"app","reference":"r.example/t/app:1","tag":"1","digest":"sha256:ff",)"
-            R"("platforms":[{"platform":"linux/amd64","digest":"sha256:aa"}],"pushed":true})"
+            R"("platforms":[{"platform":"linux/amd64","digest":"sha256:aa"}],"pushed":true,"skipped":false})"
             "\n");
+  Result skipped = r;
+  skipped.pushed = false;
+  skipped.skipped = true;
+  EXPECT_NE(render_result_json(skipped).find(R"("pushed":false,"skipped":true})"), std::string::npos);
+  EXPECT_EQ(render_result_text(skipped), "unchanged, not built: r.example/t/app:1@sha256:ff\n  linux/amd64  sha256:aa\n");
   r.digest.clear();
   r.pushed = false;
   EXPECT_NE(render_result_json(r).find(R"("digest":null)"), std::string::npos);
