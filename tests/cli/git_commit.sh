@@ -129,7 +129,7 @@ grep -q "# my note" "$WORK/images/app2.yaml" && pass "the developer's edit is ke
 run "$IMGFACTORY" --state-dir "$WORK" --git-commit scan app1 --tag v6
 expect_rc 0 "unrelated dirty files"
 [[ "$(head_files)" == "images/app1.yaml " ]] && pass "the unrelated files are not committed" || fail "files: $(head_files)"
-[[ -f "$WORK/NOTES.md" ]] && git -C "$WORK" status --porcelain | grep -q "M images/app2.yaml" &&
+[[ -f "$WORK/NOTES.md" ]] && grep -q "M images/app2.yaml" <<<"$(git -C "$WORK" status --porcelain)" &&
   pass "the developer's files are still uncommitted" || fail "status: $(git -C "$WORK" status --porcelain)"
 
 # Outside a git work tree.

@@ -91,10 +91,11 @@ run_round r1
 [[ $ROUND_OK == "$N" ]] && pass "round 1: $N of $N writers succeeded" || fail "round 1: $ROUND_OK of $N succeeded"
 landed=$(git -C "$BARE" rev-list --count "$before..main")
 [[ $landed == "$N" ]] && pass "round 1: $N of $N commits on the remote" || fail "round 1: $landed commits landed"
+subjects=$(git -C "$BARE" log --format=%s "$before..main")
 for i in $(seq 1 $N); do
-  git -C "$BARE" show "main:images/app$i.yaml" | grep -q "reference: 127.0.0.1:5000/team/app$i:r1-$i" ||
-    fail "round 1: app$i's lastScan is not on the remote"
-  git -C "$BARE" log --format=%s "$before..main" | grep -qx "scan app$i: lastScan of 127.0.0.1:5000/team/app$i:r1-$i (9 vulnerabilities, 1 critical)" ||
+  text=$(git -C "$BARE" show "main:images/app$i.yaml")
+  grep -qF "reference: '127.0.0.1:5000/team/app$i:r1-$i'" <<<"$text" || fail "round 1: app$i's lastScan is not on the remote"
+  grep -qxF "scan app$i: lastScan of 127.0.0.1:5000/team/app$i:r1-$i (9 vulnerabilities, 1 critical)" <<<"$subjects" ||
     fail "round 1: no commit for app$i"
 done
 [[ -z "$(git -C "$BARE" rev-list --merges "$before..main")" ]] && pass "round 1: linear history" || fail "round 1: merges"
@@ -119,7 +120,7 @@ landed=$(git -C "$BARE" rev-list --count "$before..main")
 [[ -z "$(git -C "$BARE" rev-list --merges "$before..main")" ]] && pass "round 2: linear history" || fail "round 2: merges"
 no_conflict_markers main
 final=$(git -C "$BARE" show main:images/app1.yaml)
-grep -qx -- "- alpine-3.20" <<<"$final" && pass "round 2: analyze's base image survived every scan" ||
+grep -q -- "- alpine-3.20$" <<<"$final" && pass "round 2: analyze's base image survived every scan" ||
   fail "round 2: baseImages lost: $final"
 grep -q "^lastScan:" <<<"$final" && pass "round 2: a lastScan survived the analyze" || fail "round 2: lastScan lost: $final"
 git -C "$BARE" cat-file -e main:base-images/alpine-3.20.yaml && pass "round 2: the new base image file landed" ||
@@ -132,12 +133,12 @@ for c in $(git -C "$BARE" rev-list --reverse "$before..main"); do
     <<<"$text" || fail "round 2: images/app1.yaml at $c is not valid state YAML"
   case "$subject" in
     "scan app1: lastScan of 127.0.0.1:5000/team/app1:r2-"*)
-      tag=${subject#*app1:}
+      tag=${subject##*team/app1:}
       tag=${tag%% *}
-      grep -q "reference: 127.0.0.1:5000/team/app1:$tag" <<<"$text" || fail "round 2: $subject: its lastScan is not in its commit"
+      grep -qF "reference: '127.0.0.1:5000/team/app1:$tag'" <<<"$text" || fail "round 2: $subject: its lastScan is not in its commit"
       ;;
     "analyze: image app1; base image alpine-3.20"*)
-      grep -qx -- "- alpine-3.20" <<<"$text" || fail "round 2: the analyze commit lacks its base image"
+      grep -q -- "- alpine-3.20$" <<<"$text" || fail "round 2: the analyze commit lacks its base image"
       ;;
     *) fail "round 2: unexpected commit '$subject'" ;;
   esac
@@ -176,6 +177,7 @@ if [[ -x "$backend" ]]; then
   run timeout 60 "$IMGFACTORY" --state-dir "$T_TMP/https" --log-level debug --git-push scan app3 --tag http0
   expect_rc 1 "no credentials for the HTTP remote"
   expect_err_contains "GITLAB_TOKEN" "the error says which credentials would help"
+  git -C "$T_TMP/https" reset -q --hard origin/main  # the failed run's commit stays local
 
   GITLAB_HOST=127.0.0.1 GITLAB_TOKEN="glpat-wrongSecret000" run timeout 60 "$IMGFACTORY" --state-dir "$T_TMP/https" \
     --log-level debug --git-push scan app3 --tag http1
@@ -187,7 +189,7 @@ if [[ -x "$backend" ]]; then
   GITLAB_HOST=127.0.0.1 GITLAB_TOKEN="$TOKEN" run timeout 60 "$IMGFACTORY" --state-dir "$T_TMP/https" \
     --log-level debug --git-push scan app3 --tag http2
   expect_rc 0 "GITLAB_TOKEN (GITLAB_HOST) authenticates the push"
-  git -C "$BARE" show main:images/app3.yaml | grep -q "app3:http2" && pass "pushed over smart HTTP" || fail "not on the remote"
+  grep -q "app3:http2" <<<"$(git -C "$BARE" show main:images/app3.yaml)" && pass "pushed over smart HTTP" || fail "not on the remote"
   log_has_no_token "GITLAB_TOKEN"
 
   printf 'https://someone:other@example.com\nhttp://oauth2:%s@127.0.0.1:%s\n' "$TOKEN" "$(cat "$T_TMP/http.port")" \
@@ -195,7 +197,7 @@ if [[ -x "$backend" ]]; then
   IMGFACTORY_GIT_CREDENTIALS="$T_TMP/git-credentials" run timeout 60 "$IMGFACTORY" --state-dir "$T_TMP/https" \
     --log-level debug --git-push scan app3 --tag http3
   expect_rc 0 "a git-credentials file authenticates the push"
-  git -C "$BARE" show main:images/app3.yaml | grep -q "app3:http3" && pass "pushed with the credentials file" || fail "not on the remote"
+  grep -q "app3:http3" <<<"$(git -C "$BARE" show main:images/app3.yaml)" && pass "pushed with the credentials file" || fail "not on the remote"
   log_has_no_token "credentials file"
 else
   echo "# git-http-backend is not installed: the smart-HTTP part is skipped"
