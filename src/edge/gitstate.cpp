@@ -279,8 +279,8 @@ void Session::Impl::open() {
 
   if (o.push) {
     if (git_repository_is_shallow(repo.p) == 1)
-      throw input_error("--git-push: the state repository is a shallow clone; libgit2 cannot fetch into one to "
-                            "re-apply this run's changes when another writer pushed first",
+      throw input_error("--git-push: the state repository is a shallow clone; libgit2 1.5 cannot push from one "
+                            "(its history ends in a commit whose parents are missing)",
                         workdir.string(), 0,
                         "clone it without --depth (git clone --single-branch --branch BRANCH URL), or "
                         "git fetch --unshallow");
@@ -808,7 +808,11 @@ Result Session::finish(const std::string& fallback_summary) {
                     "nothing of this run is on the remote; the commit " + short_hex(head) +
                         " stays on the local branch. Run again, or raise IMGFACTORY_GIT_PUSH_ATTEMPTS / "
                         "IMGFACTORY_GIT_PUSH_TIMEOUT");
-    spdlog::info("--git-push: attempt {} not accepted ({}); retrying in {}", attempt, out.message, ms_text(wait));
+    if (out.kind == PushOutcome::Kind::race)
+      spdlog::info("--git-push: attempt {}: another writer pushed first ({}); re-applying on the new tip in {}", attempt,
+                   out.message, ms_text(wait));
+    else
+      spdlog::warn("--git-push: attempt {} failed ({}); retrying in {}", attempt, out.message, ms_text(wait));
     for (auto until = Clock::now() + wait; Clock::now() < until;) {
       proc::throw_if_interrupted();
       std::this_thread::sleep_for(std::min<std::chrono::nanoseconds>(until - Clock::now(), std::chrono::milliseconds(50)));

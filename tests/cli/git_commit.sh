@@ -132,6 +132,14 @@ expect_rc 0 "unrelated dirty files"
 [[ -f "$WORK/NOTES.md" ]] && grep -q "M images/app2.yaml" <<<"$(git -C "$WORK" status --porcelain)" &&
   pass "the developer's files are still uncommitted" || fail "status: $(git -C "$WORK" status --porcelain)"
 
+# A shallow clone (libgit2 1.5 cannot push from one) is refused before the command runs.
+git clone -q --depth 1 --branch main "file://$REMOTE" "$T_TMP/shallow"
+run "$IMGFACTORY" --state-dir "$T_TMP/shallow" --git-push scan app1
+expect_rc 2 "a shallow clone with --git-push"
+expect_err_contains "shallow clone" "the refusal says why"
+[[ -z "$(git -C "$T_TMP/shallow" status --porcelain --untracked-files=no)" ]] && pass "nothing was scanned or written" ||
+  fail "the command ran: $(git -C "$T_TMP/shallow" status --porcelain)"
+
 # Outside a git work tree.
 mkdir -p "$T_TMP/plain"
 cp "$SEED/images.yaml" "$T_TMP/plain/"
