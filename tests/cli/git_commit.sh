@@ -90,6 +90,20 @@ expect_rc 3 "scan --fail-on CRITICAL"
 [[ "$(git -C "$REMOTE" log -1 --format=%s main)" == "scan app2: lastScan of 127.0.0.1:5000/team/app2:latest"* ]] &&
   pass "the policy verdict's record is pushed" || fail "remote: $(git -C "$REMOTE" log -1 --format=%s main)"
 
+# Interrupted (SIGTERM while Trivy runs): exit 143, nothing committed or pushed.
+before=$(git -C "$WORK" rev-parse HEAD)
+FAKE_TRIVY_MODE=sleep FAKE_TRIVY_MARK="$T_TMP/trivy.running" \
+  "$IMGFACTORY" --state-dir "$WORK" --git-push scan app1 --tag v7 >"$T_TMP/out" 2>"$T_TMP/err" &
+pid=$!
+for _ in $(seq 1 100); do [[ -e "$T_TMP/trivy.running" ]] && break; sleep 0.1; done
+kill -TERM "$pid"
+wait "$pid"
+RC=$?
+expect_rc 143 "SIGTERM during the scan"
+[[ "$(git -C "$WORK" rev-parse HEAD)" == "$before" && "$(git -C "$REMOTE" rev-parse main)" == "$before" ]] &&
+  ! grep -q "app1:v7" "$WORK/images/app1.yaml" &&
+  pass "an interrupted run commits and pushes nothing" || fail "committed: $(head_subject)"
+
 # analyze: a changed Dockerfile (committed by a developer) → new base image, state updated.
 printf 'FROM alpine:3.20\n' >"$WORK/apps/app1/Dockerfile"
 git -C "$WORK" commit -q -am "app1: alpine 3.20"
