@@ -17,6 +17,7 @@
 #include "imgfactory/fsutil.hpp"
 #include "imgfactory/log.hpp"
 #include "imgfactory/process.hpp"
+#include "imgfactory/text.hpp"
 
 namespace imgf::gitstate {
 namespace fs = std::filesystem;
@@ -61,20 +62,6 @@ struct Url {
   std::string scheme, user, password, host, port, path;
 };
 
-std::string percent_decode(std::string_view s) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
-        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
-      out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
 std::optional<Url> parse_url(std::string_view text) {
   auto p = text.find("://");
   if (p == std::string_view::npos) return std::nullopt;
@@ -88,8 +75,8 @@ std::optional<Url> parse_url(std::string_view text) {
     std::string_view userinfo = authority.substr(0, at);
     authority = authority.substr(at + 1);
     auto colon = userinfo.find(':');
-    u.user = percent_decode(userinfo.substr(0, colon));
-    if (colon != std::string_view::npos) u.password = percent_decode(userinfo.substr(colon + 1));
+    u.user = text::percent_decode(userinfo.substr(0, colon));
+    if (colon != std::string_view::npos) u.password = text::percent_decode(userinfo.substr(colon + 1));
   }
   if (!authority.empty() && authority.front() == '[') {
     auto close = authority.find(']');
