@@ -515,6 +515,7 @@ Credentials Session::Impl::credentials_for(const std::string& url) const {
 }
 
 PushOutcome Session::Impl::push(const git_oid& head) {
+  set_timeouts(o.connect_timeout, o.io_timeout);  // a command may have set its own meanwhile
   Remote remote;
   if (git_remote_lookup(remote.out(), repo.p, remote_name.c_str()) != 0)
     return {PushOutcome::Kind::fatal, git_error_text()};
@@ -550,6 +551,7 @@ PushOutcome Session::Impl::push(const git_oid& head) {
 }
 
 git_oid Session::Impl::fetch() {
+  set_timeouts(o.connect_timeout, o.io_timeout);
   Remote remote;
   if (git_remote_lookup(remote.out(), repo.p, remote_name.c_str()) != 0)
     throw failure("--git-push: " + git_error_text(), workdir.string());
