@@ -17,6 +17,7 @@
 #include "imgfactory/fsutil.hpp"
 #include "imgfactory/log.hpp"
 #include "imgfactory/process.hpp"
+#include "imgfactory/source.hpp"
 #include "imgfactory/text.hpp"
 
 namespace imgf::gitstate {
@@ -230,6 +231,11 @@ struct Session::Impl {
   void advance(const git_oid* from, const git_oid& to, const std::vector<std::string>& files, const std::string& why);
   void signature(Signature& sig) const;
   Credentials credentials_for(const std::string& url) const;
+  struct Urls {
+    std::string fetch, push;
+  };
+  Urls remote_urls() const;
+  void anonymous_remote(const std::string& url, Remote& out) const;
   PushOutcome push(const git_oid& head);
   git_oid fetch();
   std::optional<std::pair<git_oid, std::vector<std::string>>> rebase(const git_oid& tip, const git_oid& ours,
@@ -285,10 +291,7 @@ void Session::Impl::open() {
     git_error_clear();
     if (remote_name.empty() || remote_name == ".") remote_name = "origin";
     if (remote_branch.empty()) remote_branch = branch_name();
-    Remote remote;
-    if (git_remote_lookup(remote.out(), repo.p, remote_name.c_str()) != 0)
-      throw input_error("--git-push: the state repository has no remote '" + remote_name + "'", workdir.string(), 0,
-                        "add it (git remote add origin URL) or set the branch's upstream");
+    remote_urls();  // the remote must exist
     tracking_ref = "refs/remotes/" + remote_name + "/" + remote_branch;
     git_oid tracking{};
     if (!unborn && git_reference_name_to_id(&tracking, repo.p, tracking_ref.c_str()) == 0 &&
@@ -514,14 +517,66 @@ Credentials Session::Impl::credentials_for(const std::string& url) const {
   return c;
 }
 
+// The remote's fetch and push URLs as git computes them: remote.<name>.url and .pushurl, with
+// url.<base>.insteadOf (and, for a push without pushurl, url.<base>.pushInsteadOf) applied,
+// the longest matching prefix winning. Read here rather than by git_remote_lookup, whose
+// globbing over the configuration leaks PCRE match data in libgit2 1.5 (seen under ASan).
+Session::Impl::Urls Session::Impl::remote_urls() const {
+  Config cfg;
+  if (git_repository_config_snapshot(cfg.out(), repo.p) != 0)
+    throw failure("--git-push: cannot read the repository's configuration: " + git_error_text(), workdir.string());
+  auto get = [&](const std::string& key) -> std::string {
+    const char* v = nullptr;
+    if (git_config_get_string(&v, cfg.p, key.c_str()) == 0 && v) return v;
+    git_error_clear();
+    return {};
+  };
+  const std::string url = get("remote." + remote_name + ".url");
+  const std::string pushurl = get("remote." + remote_name + ".pushurl");
+  if (url.empty() && pushurl.empty())
+    throw input_error("--git-push: the state repository has no remote '" + remote_name + "'", workdir.string(), 0,
+                      "add it (git remote add origin URL) or set the branch's upstream");
+  struct Rules {
+    std::vector<source::Rewrite> instead_of, push_instead_of;
+  } rules;
+  git_config_foreach(
+      cfg.p,
+      [](const git_config_entry* e, void* payload) -> int {
+        auto* r = static_cast<Rules*>(payload);
+        const std::string key = lower(e->name);
+        if (!e->value || !key.starts_with("url.")) return 0;
+        const std::string name = e->name;
+        if (key.ends_with(".pushinsteadof"))
+          r->push_instead_of.push_back({name.substr(4, name.size() - 4 - 14), e->value});
+        else if (key.ends_with(".insteadof"))
+          r->instead_of.push_back({name.substr(4, name.size() - 4 - 10), e->value});
+        return 0;
+      },
+      &rules);
+  Urls out;
+  out.fetch = source::apply_instead_of(url.empty() ? pushurl : url, rules.instead_of);
+  if (!pushurl.empty()) out.push = source::apply_instead_of(pushurl, rules.instead_of);
+  else if (std::string p = source::apply_instead_of(url, rules.push_instead_of); p != url) out.push = p;
+  else out.push = out.fetch;
+  return out;
+}
+
+void Session::Impl::anonymous_remote(const std::string& url, Remote& out) const {
+  git_remote_create_options ropts = GIT_REMOTE_CREATE_OPTIONS_INIT;
+  ropts.repository = repo.p;
+  ropts.name = nullptr;
+  ropts.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+  if (git_remote_create_with_opts(out.out(), url.c_str(), &ropts) != 0)
+    throw failure("--git-push: cannot use the remote " + url + ": " + git_error_text(), workdir.string());
+}
+
 PushOutcome Session::Impl::push(const git_oid& head) {
   set_timeouts(o.connect_timeout, o.io_timeout);  // a command may have set its own meanwhile
+  const std::string url = remote_urls().push;
   Remote remote;
-  if (git_remote_lookup(remote.out(), repo.p, remote_name.c_str()) != 0)
-    return {PushOutcome::Kind::fatal, git_error_text()};
-  const char* url = git_remote_pushurl(remote.p) ? git_remote_pushurl(remote.p) : git_remote_url(remote.p);
+  anonymous_remote(url, remote);
   PushPayload payload;
-  static_cast<Credentials&>(payload) = credentials_for(url ? url : "");
+  static_cast<Credentials&>(payload) = credentials_for(url);
   std::string spec = branch_ref + ":refs/heads/" + remote_branch;
   char* specp = spec.data();
   git_strarray specs{&specp, 1};
@@ -532,7 +587,7 @@ PushOutcome Session::Impl::push(const git_oid& head) {
   po.callbacks.transfer_progress = transfer_cb;
   po.callbacks.payload = static_cast<Credentials*>(&payload);
   po.proxy_opts.type = GIT_PROXY_AUTO;
-  spdlog::debug("--git-push: pushing {} to {} ({})", short_hex(head), where(), url ? url : "");
+  spdlog::debug("--git-push: pushing {} to {} ({})", short_hex(head), where(), url);
   int rc = git_remote_push(remote.p, &specs, &po);
   if (rc != 0) {
     std::string why = git_error_text();
@@ -547,16 +602,19 @@ PushOutcome Session::Impl::push(const git_oid& head) {
       if (!is_race_status(r)) return {PushOutcome::Kind::fatal, "the server refused the update: " + all};
     return {PushOutcome::Kind::race, all};
   }
+  // The remote-tracking branch follows, as git push does.
+  Reference tracking;
+  if (git_reference_create(tracking.out(), repo.p, tracking_ref.c_str(), &head, 1, "imgfactory: push") != 0)
+    git_error_clear();
   return {};
 }
 
 git_oid Session::Impl::fetch() {
   set_timeouts(o.connect_timeout, o.io_timeout);
+  const std::string url = remote_urls().fetch;
   Remote remote;
-  if (git_remote_lookup(remote.out(), repo.p, remote_name.c_str()) != 0)
-    throw failure("--git-push: " + git_error_text(), workdir.string());
-  const char* url = git_remote_url(remote.p);
-  Credentials creds = credentials_for(url ? url : "");
+  anonymous_remote(url, remote);
+  Credentials creds = credentials_for(url);
   std::string spec = "+refs/heads/" + remote_branch + ":" + tracking_ref;
   char* specp = spec.data();
   git_strarray specs{&specp, 1};

@@ -127,8 +127,8 @@ expect_rc 0 "synth --git-push"
 
 # A dry run writes nothing, commits nothing.
 before=$(git -C "$WORK" rev-parse HEAD)
-run "$IMGFACTORY" --state-dir "$WORK" --git-push build app1 --dry-run
-expect_rc 0 "build --dry-run --git-push"
+run "$IMGFACTORY" --state-dir "$WORK" --git-push analyze --dry-run
+expect_rc 0 "analyze --dry-run --git-push"
 [[ "$(git -C "$WORK" rev-parse HEAD)" == "$before" ]] && pass "a dry run commits nothing" || fail "committed"
 
 # A developer's uncommitted edit of the file the run writes: refused, named, left alone.

@@ -378,6 +378,41 @@ TEST_F(GitStateTest, PushesToTheUpstreamBranch) {
   EXPECT_EQ(git(work_, {"rev-parse", "origin/main"}), r.commit);  // the tracking branch follows
 }
 
+TEST_F(GitStateTest, RemoteUrlsAreRewrittenAsGitDoes) {
+  // The clone names the state repository by a URL that does not resolve here; the git
+  // configuration maps it to the local remote, as in a Job whose git config rewrites URLs.
+  const std::string public_url = "https://git.example.invalid/acme/state.git";
+  fs::create_directory_symlink(bare_, tmp_.path() / "state.git");
+  const std::string dir_url = "file://" + tmp_.path().string() + "/";
+  git(work_, {"remote", "set-url", "origin", public_url});
+  auto push_one = [&](const std::string& file) {
+    gitstate::Session s(options(true));
+    fsutil::atomic_write(work_ / "images" / file, "name: x\n");
+    s.record({"add " + file, {}, {}});
+    return s.finish();
+  };
+  // url.<base>.insteadOf: fetch (a race makes it fetch) and push.
+  git(work_, {"config", "url." + url() + ".insteadOf", public_url});
+  other_writer_pushes("images/d.yaml", "name: d\n");
+  gitstate::Result r = push_one("c.yaml");
+  ASSERT_TRUE(r.pushed);
+  EXPECT_EQ(r.attempts, 2);
+  EXPECT_EQ(git(bare_, {"rev-parse", "main"}), r.commit);
+  // url.<base>.pushInsteadOf wins for pushes (the insteadOf rule now leads nowhere).
+  git(work_, {"config", "--unset", "url." + url() + ".insteadOf"});
+  git(work_, {"config", "url.file:///nonexistent/.insteadOf", "https://git.example.invalid/acme/"});
+  git(work_, {"config", "url." + dir_url + ".pushInsteadOf", "https://git.example.invalid/acme/"});
+  r = push_one("e.yaml");
+  ASSERT_TRUE(r.pushed);
+  EXPECT_EQ(git(bare_, {"rev-parse", "main"}), r.commit);
+  // remote.<name>.pushurl (with insteadOf applied, pushInsteadOf not) is used for pushes.
+  git(work_, {"config", "remote.origin.pushurl", "https://push.example.invalid/state.git"});
+  git(work_, {"config", "url." + dir_url + ".insteadOf", "https://push.example.invalid/"});
+  r = push_one("f.yaml");
+  ASSERT_TRUE(r.pushed);
+  EXPECT_EQ(git(bare_, {"rev-parse", "main"}), r.commit);
+}
+
 TEST_F(GitStateTest, NonFastForwardReplaysOnTheNewTipAndLands) {
   // Another writer records currentVersion in images/a.yaml while this run records lastScan in
   // the same file: both land, neither is lost, no conflict markers.
