@@ -199,6 +199,24 @@ if [[ -x "$backend" ]]; then
   expect_rc 0 "a git-credentials file authenticates the push"
   grep -q "app3:http3" <<<"$(git -C "$BARE" show main:images/app3.yaml)" && pass "pushed with the credentials file" || fail "not on the remote"
   log_has_no_token "credentials file"
+
+  # GITHUB_TOKEN (user x-access-token) for the host GH_HOST names.
+  GH_TOKEN_VALUE="ghp_imgfPushSecretGithub0123456789"
+  python3 "$(dirname "$0")/../lib/git_http_server.py" "$GIT_SRV" "$backend" x-access-token "$GH_TOKEN_VALUE" \
+    "$T_TMP/http2.port" 120 >"$T_TMP/http2.log" 2>&1 &
+  HTTP2_PID=$!
+  t_on_exit "kill $HTTP2_PID 2>/dev/null"
+  for _ in $(seq 1 50); do [[ -s "$T_TMP/http2.port" ]] && break; sleep 0.1; done
+  git -C "$T_TMP/https" remote set-url origin "http://localhost:$(cat "$T_TMP/http2.port")/org/state.git"
+  GITHUB_TOKEN="$GH_TOKEN_VALUE" run timeout 60 "$IMGFACTORY" --state-dir "$T_TMP/https" --log-level debug --git-push \
+    scan app3 --tag http4
+  expect_rc 1 "GITHUB_TOKEN is not sent to a host that is not GitHub's"
+  git -C "$T_TMP/https" reset -q --hard origin/main
+  GH_HOST=localhost GITHUB_TOKEN="$GH_TOKEN_VALUE" run timeout 60 "$IMGFACTORY" --state-dir "$T_TMP/https" \
+    --log-level debug --git-push scan app3 --tag http5
+  expect_rc 0 "GITHUB_TOKEN (GH_HOST) authenticates the push"
+  grep -q "app3:http5" <<<"$(git -C "$BARE" show main:images/app3.yaml)" && pass "pushed with GITHUB_TOKEN" || fail "not on the remote"
+  if grep -q "imgfPushSecretGithub" "$T_TMP/out" "$T_TMP/err"; then fail "GITHUB_TOKEN was printed"; else pass "GITHUB_TOKEN: no token in the output"; fi
 else
   echo "# git-http-backend is not installed: the smart-HTTP part is skipped"
 fi
