@@ -7,9 +7,9 @@
 #   scripts/demo-analyze.sh [WORKDIR]
 #
 # WORKDIR (default $IMGF_DEMO_DIR, else a new temporary directory) receives state/ (the
-# state repository, with the source cache in state/.image-factory-cache for later steps)
-# and git/ (the served repositories). IMGFACTORY names the binary (default
-# build/release/imgfactory). The git daemon is stopped on exit.
+# state repository, with the source cache in state/.image-factory-cache for later steps),
+# git/ (the served repositories) and graph.mmd (the dependency graph). IMGFACTORY names
+# the binary (default build/release/imgfactory). The git daemon is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin="${IMGFACTORY:-build/release/imgfactory}"
@@ -71,5 +71,5 @@ echo
 echo "== imgfactory analyze (again: nothing to change, nothing rewritten)"
 "$bin" --state-dir "$state" analyze
 echo
-echo "== imgfactory analyze --graph mermaid"
-"$bin" --state-dir "$state" analyze --graph mermaid
+echo "== imgfactory analyze --graph mermaid (also in $work/graph.mmd)"
+"$bin" --state-dir "$state" analyze --graph mermaid | tee "$work/graph.mmd"

@@ -6,6 +6,8 @@ set -euo pipefail
 PACKAGES=(
   # toolchain
   build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
+  # the man page: generated from --help at build time, rendered by tests/cli/install.sh
+  help2man man-db
   # libraries (see README "Dependencies")
   libcli11-dev libgit2-dev nlohmann-json3-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libre2-dev libssl-dev

@@ -67,8 +67,6 @@ struct TagInputs {
 };
 std::string resolve_tag(const TagInputs& in);
 
-// "90s", "30m", "2h", "1h30m", "1500ms", or a plain number of seconds; nullopt when malformed.
-std::optional<std::chrono::milliseconds> parse_timeout(std::string_view text);
 
 // K=V with a non-empty K of [A-Za-z0-9_.-]; throws imgf::Error (exit 2) otherwise.
 std::pair<std::string, std::string> parse_build_arg(std::string_view text);

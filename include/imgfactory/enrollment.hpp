@@ -81,8 +81,6 @@ Enrollment parse(std::string_view text, const std::string& file_label);
 // Reads and parses the file.
 Enrollment load(const std::filesystem::path& file);
 
-// "30m", "12h", "7d", "2w" (also "90s"); nullopt when malformed.
-std::optional<std::chrono::seconds> parse_duration(std::string_view text);
 // A name usable as a file name and Kubernetes name part: [a-z0-9]([a-z0-9._-]*[a-z0-9])?, <= 128.
 bool is_safe_name(std::string_view name);
 

@@ -13,6 +13,8 @@ struct BaseNode {
   std::string name;        // base-image state name, e.g. python-3.12-slim
   std::string ref;         // fullImage, e.g. python:3.12-slim
   std::string repository;  // <registry>/<repository>, e.g. docker.io/library/python
+  std::string canonical;   // the reference as pulled, e.g. docker.io/library/python:3.12-slim
+                           // (the implicit :latest written out: alpine -> docker.io/library/alpine:latest)
 };
 
 struct ImageNode {

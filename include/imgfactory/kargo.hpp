@@ -66,8 +66,6 @@ class Node {
 // True when `s` must be quoted to read back as the same string (YAML 1.1 and 1.2 readers:
 // booleans, null, numbers, timestamps, indicators, ": ", " #", control characters ...).
 bool needs_quotes(std::string_view s);
-// `s` as a double-quoted YAML scalar (JSON-compatible escapes).
-std::string double_quoted(std::string_view s);
 // Appends `node` as one YAML document body (no "---") to `out`.
 void emit(const Node& node, std::string& out);
 std::string emit(const Node& node);
@@ -106,6 +104,8 @@ struct ImageState {
   std::string file;  // path used in messages
   bool exists = false;
   std::vector<Located> base_images;  // base-image state names, in file order
+  // Written by each build: never part of the manifests (a build must not change them); read
+  // only to warn when the tag the next build would push is one its Warehouse cannot select.
   Located current_version;           // empty when null/absent
   // external images (discoveryStatus: external) carry their Warehouse configuration:
   Located allow_tags, image_selection_strategy, repo_url;
@@ -156,6 +156,15 @@ struct Options {
   std::string git_credentials_secret = "github-credentials";  // key `password` (optional)
   std::string service_account = "image-factory";
   std::vector<std::pair<std::string, std::string>> namespace_labels;  // extra labels
+  // The original tool's Namespace labels, `secrets/gh-docker-registry: "true"` and
+  // `kargo.deps/ghcr: "true"`: clusters set up for it copy the registry Secret into
+  // namespaces that carry them. Kept unless turned off (--no-original-namespace-labels).
+  bool original_namespace_labels = true;
+  // Build and rebuild Stages of each image wait an extra offset in [0, spread), derived from
+  // the image name, before they take new Freight (Kargo's requiredSoakTime), so Freight that
+  // reaches many Stages at once (the first apply, a popular base image) does not start every
+  // Job at the same moment. "0s" turns it off. A Kargo duration.
+  std::string rebuild_spread = "1h";
   // Above this many Stages the ProjectConfig selects Stages by label instead of listing
   // them by name (keeps the object far below the 1.5 MiB etcd limit).
   std::size_t max_named_policies = 1000;
@@ -170,10 +179,23 @@ struct Manifests {
   std::size_t warehouses = 0;
   std::size_t stages = 0;
   std::size_t analysis_templates = 0;
+  // What the Warehouses subscribe to (sorted, distinct): the repositories Kargo itself reads.
+  std::vector<std::string> image_repos;
+  std::vector<std::string> git_repos;
+  bool workflow_dispatch = false;  // some Stage dispatches a GitHub workflow (github_token_secret)
 };
 
 // Plans and renders. Throws imgf::Error (exit 2, FILE:LINE) for a regex RE2 refuses, a
 // repository URL, branch or name Kargo would refuse.
 Manifests synthesize(const Input& input, const Options& options);
+
+// Skeletons of the repository-credential Secrets Kargo looks up by label
+// (`kargo.akuity.io/cred-type: image|git`, keys repoURL, repoURLIsRegex, username, password),
+// one per registry host and first path segment of every image repository the Warehouses
+// watch, and one per git host and owner of every git repository they watch, with empty
+// username and password for the operator to fill in, and the generic Secret with the
+// workflow-dispatch token when a Stage uses it. Never part of synthesize()'s output.
+// Deterministic; only the header comment when nothing is watched.
+std::string credential_skeletons(const Manifests& manifests, const Options& options);
 
 }  // namespace imgf::kargo

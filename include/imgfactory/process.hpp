@@ -23,6 +23,9 @@ struct Spec {
   std::optional<std::string> stdin_data;  // nullopt: /dev/null
   std::chrono::milliseconds timeout{0};   // 0: none. On expiry SIGTERM, then SIGKILL after kill_grace
   std::chrono::milliseconds kill_grace{5000};
+  // 0: none. A child that writes nothing (stdout or stderr) for this long is stopped like
+  // one that ran out of `timeout` (timed_out and idle_timed_out set).
+  std::chrono::milliseconds idle_timeout{0};
   // Called for every complete line (without the newline) as it arrives, and for a final
   // unterminated line at EOF.
   std::function<void(std::string_view)> on_stdout_line;
@@ -36,12 +39,14 @@ struct Result {
   int exit_code = -1;  // the status when the child exited; -1 otherwise
   int signal = 0;      // the signal that ended it, if any
   bool timed_out = false;
+  bool idle_timed_out = false;  // timed out by Spec::idle_timeout
   bool interrupted = false;  // we received SIGINT/SIGTERM while it ran
   bool spawn_failed = false;
   std::string spawn_error;
   std::string out;
   std::string err;
   std::chrono::milliseconds elapsed{0};
+  std::chrono::milliseconds idle_limit{0};  // the Spec's idle_timeout, for describe()
 
   [[nodiscard]] bool ok() const {
     return !spawn_failed && !timed_out && signal == 0 && exit_code == 0;

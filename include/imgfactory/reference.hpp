@@ -25,8 +25,12 @@ struct Reference {
   std::string tag;     // "" when none
   std::string digest;  // "" when none ("sha256:...")
 
-  std::string canonical() const;       // docker.io/library/node:22 (tag and/or @digest)
-  std::string familiar() const;        // node:22
+  // The reference as it is pulled (BuildKit, docker pull): docker.io/library/node:22,
+  // docker.io/library/alpine:latest for "alpine" (the implicit tag), docker.io/library/x@sha256:...
+  // for a digest alone, docker.io/library/x:1@sha256:... for both. Two spellings of one image
+  // (alpine, docker.io/library/alpine:latest) have the same canonical form.
+  std::string canonical() const;
+  std::string familiar() const;        // node:22, alpine: as short as docker writes it, no implicit tag
   std::string repository_url() const;  // docker.io/library/node
   // The tag a pull would use: the tag, else "latest" when there is no digest either.
   std::string effective_tag() const;

@@ -12,15 +12,22 @@
 // Connecting and every read and write on the connection are bounded in time (libgit2 1.5 has
 // no such option: a timed socket stream is registered with libgit2), and SIGINT/SIGTERM abort
 // a fetch.
+//
+// A first fetch takes the tip alone: libgit2 1.5 has no shallow fetch, so once libgit2 has
+// connected, listed the branches and authenticated, `git fetch --depth 1` (the git CLI, when on
+// PATH) downloads the commit, and libgit2 checks it out. Later fetches into that shallow
+// clone use git the same way; an unchanged branch is not fetched at all.
 #include <chrono>
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "imgfactory/enrollment.hpp"
+#include "imgfactory/process.hpp"
 
 namespace imgf::source {
 
@@ -30,6 +37,10 @@ struct Options {
   bool offline = false;                   // use the cache alone, never the network
   std::chrono::milliseconds connect_timeout{15000};
   std::chrono::milliseconds io_timeout{60000};  // a connection silent this long fails
+  // A first fetch takes the tip alone through the git CLI (when `git` is on PATH). Off, or
+  // IMGFACTORY_GIT_SHALLOW=0: libgit2 fetches the whole history.
+  bool shallow = true;
+  proc::Runner* runner = nullptr;  // for the git CLI; null: a SystemRunner
 };
 
 struct Checkout {
@@ -82,6 +93,26 @@ class Cache {
   std::vector<Rewrite> rules_;
   std::map<std::string, std::unique_ptr<Fetched>> fetched_;
 };
+
+// --- the shallow fetch through the git CLI ---------------------------------------------------
+struct ShallowFetch {
+  std::filesystem::path repo;  // an initialised repository
+  std::string url;             // the effective URL (url.insteadOf already applied)
+  std::string branch;
+  std::string auth_header;     // "Authorization: ..." for url, or empty
+  std::chrono::milliseconds idle_timeout{60000};  // stopped when git writes nothing this long
+};
+// "Authorization: Basic base64(user:token)"
+std::string basic_auth_header(std::string_view user, std::string_view token);
+// `git fetch --depth=1 ... -- <url> +refs/heads/<b>:refs/remotes/origin/<b>` in `repo`; the
+// header travels in GIT_CONFIG_KEY_n/VALUE_n (after the caller's own GIT_CONFIG_COUNT ones).
+proc::Spec shallow_fetch_spec(const ShallowFetch& f);
+struct ShallowOutcome {
+  bool ok = false;
+  bool stalled = false;  // stopped after idle_timeout without output: the connection, not git
+  std::string error;     // git's own error lines, or why it was stopped
+};
+ShallowOutcome shallow_fetch(const ShallowFetch& f, proc::Runner& runner);
 
 // Cache(options).checkout(image): what `imgfactory build` uses to get one image's source.
 Checkout checkout(const enrollment::Image& image, const Options& options);

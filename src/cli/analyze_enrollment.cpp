@@ -9,6 +9,7 @@
 
 #include "imgfactory/analyze.hpp"
 #include "imgfactory/enrollment.hpp"
+#include "imgfactory/duration.hpp"
 #include "imgfactory/error.hpp"
 #include "imgfactory/gitstate.hpp"
 #include "imgfactory/state_fields.hpp"
@@ -89,7 +90,7 @@ int run_analyze_enrollment(const AnalyzeEnrollmentOptions& o, const Globals& g) 
   if (!o.graph.empty() && o.format == "json")
     throw input_error("--graph and --format json both write to stdout", {}, 0,
                       "use --graph json for the graph, or --format json for the report");
-  auto timeout = enrollment::parse_duration(o.git_timeout);
+  auto timeout = duration::parse(o.git_timeout);
   if (!timeout || timeout->count() <= 0)
     throw input_error("--git-timeout '" + o.git_timeout + "' is not a duration", {}, 0, "e.g. 30s, 2m");
 

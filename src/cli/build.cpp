@@ -3,6 +3,7 @@
 
 #include "commands.hpp"
 #include "imgfactory/builder.hpp"
+#include "imgfactory/duration.hpp"
 #include "imgfactory/error.hpp"
 #include "imgfactory/gitstate.hpp"
 #include "imgfactory/process.hpp"
@@ -21,7 +22,7 @@ struct BuildArgs {
 };
 
 std::chrono::milliseconds duration_option(const std::string& text, const char* flag) {
-  auto d = builder::parse_timeout(text);
+  auto d = duration::parse(text);
   if (!d)
     throw input_error(std::string(flag) + " '" + text + "' is not a duration", {}, 0,
                       "for example 90s, 30m, 1h30m, or a number of seconds");

@@ -38,5 +38,6 @@ Command add_synth(CLI::App& root);
 Command add_build(CLI::App& root);
 Command add_scan(CLI::App& root);
 Command add_healthcheck(CLI::App& root);
+Command add_status(CLI::App& root);
 
 }  // namespace imgf::cli

@@ -60,7 +60,7 @@ int run(int argc, char** argv) {
 
   std::vector<imgf::cli::Command> commands = {
       imgf::cli::add_analyze(app), imgf::cli::add_synth(app), imgf::cli::add_build(app),
-      imgf::cli::add_scan(app), imgf::cli::add_healthcheck(app)};
+      imgf::cli::add_scan(app), imgf::cli::add_healthcheck(app), imgf::cli::add_status(app)};
 
   try {
     app.parse(argc, argv);

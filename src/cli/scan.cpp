@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "commands.hpp"
+#include "imgfactory/duration.hpp"
 #include "imgfactory/enrollment.hpp"
 #include "imgfactory/error.hpp"
 #include "imgfactory/fsutil.hpp"
@@ -96,7 +97,7 @@ int run_scan(const Globals& g, const ScanOptions& o) {
                         "use one of CRITICAL, HIGH, MEDIUM, LOW, UNKNOWN");
   }
   so.check_interrupt = [] { proc::throw_if_interrupted(); };
-  auto timeout = enrollment::parse_duration(o.timeout);
+  auto timeout = duration::parse(o.timeout);
   if (!timeout) throw input_error("--timeout: '" + o.timeout + "' is not a duration", {}, 0, "e.g. 90s, 15m, 1h");
 
   // What to scan: an enrolled image resolves to its pushed reference.

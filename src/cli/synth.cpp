@@ -37,7 +37,9 @@ bool same_content(const std::filesystem::path& path, std::string_view content) {
 
 struct SynthOptions {
   std::string output;  // empty: <state-dir>/dist/image-factory.k8s.yaml; "-": stdout
+  std::string credentials_skeleton;  // empty: none
   std::vector<std::string> namespace_labels;
+  bool no_original_namespace_labels = false;
   kargo::Options kargo;
 };
 
@@ -58,6 +60,7 @@ void record_synth(const Globals& g, const kargo::Options& ko, const std::filesys
 
 int run_synth(const Globals& g, const SynthOptions& opts) {
   kargo::Options ko = opts.kargo;
+  if (opts.no_original_namespace_labels) ko.original_namespace_labels = false;
   for (const auto& kv : opts.namespace_labels) {
     const auto eq = kv.find('=');
     if (eq == std::string::npos || eq == 0)
@@ -83,6 +86,14 @@ int run_synth(const Globals& g, const SynthOptions& opts) {
                  changed ? "wrote" : "unchanged", out.string(), m.documents, m.warehouses, m.stages,
                  m.analysis_templates);
     if (g.git) record_synth(g, ko, out, m);
+  }
+  if (!opts.credentials_skeleton.empty()) {
+    const std::filesystem::path file(opts.credentials_skeleton);
+    const std::string text = kargo::credential_skeletons(m, ko);
+    const bool changed = !same_content(file, text);
+    if (changed) fsutil::atomic_write(file, text);
+    spdlog::info("{} {}: credential Secret skeletons for {} image and {} git repositories (fill in, then apply)",
+                 changed ? "wrote" : "unchanged", file.string(), m.image_repos.size(), m.git_repos.size());
   }
   return 0;
 }
@@ -124,6 +135,14 @@ Command add_synth(CLI::App& root) {
   app->add_option("--base-interval", k.base_interval, "discovery interval of base and external images' Warehouses")
       ->capture_default_str();
   app->add_option("--namespace-label", opts->namespace_labels, "extra label KEY=VALUE on the Namespace (repeatable)");
+  app->add_flag("--no-original-namespace-labels", opts->no_original_namespace_labels,
+                "drop the original tool's Namespace labels secrets/gh-docker-registry and kargo.deps/ghcr");
+  app->add_option("--rebuild-spread", k.rebuild_spread,
+                  "build and rebuild Stages wait a per-image offset in [0, SPREAD) before taking new Freight, "
+                  "so they do not all start at once (0s: off)")
+      ->capture_default_str();
+  app->add_option("--credentials-skeleton", opts->credentials_skeleton,
+                  "also write skeletons of Kargo's repository-credential Secrets (no values) to FILE");
   cmd.run = [opts](const Globals& g) { return run_synth(g, *opts); };
   return cmd;
 }

@@ -169,32 +169,6 @@ std::string resolve_tag(const TagInputs& in) {
   return tag;
 }
 
-std::optional<std::chrono::milliseconds> parse_timeout(std::string_view text) {
-  std::string t = trim(text);
-  if (t.empty()) return std::nullopt;
-  if (all_digits(t)) return std::chrono::milliseconds(std::stoll(t) * 1000);
-  long long total = 0;
-  std::size_t i = 0;
-  while (i < t.size()) {
-    std::size_t start = i;
-    while (i < t.size() && std::isdigit(static_cast<unsigned char>(t[i]))) ++i;
-    if (i == start || i - start > 9) return std::nullopt;
-    long long n = std::stoll(t.substr(start, i - start));
-    std::size_t ustart = i;
-    while (i < t.size() && std::isalpha(static_cast<unsigned char>(t[i]))) ++i;
-    std::string unit = t.substr(ustart, i - ustart);
-    long long mult = 0;
-    if (unit == "ms") mult = 1;
-    else if (unit == "s") mult = 1000;
-    else if (unit == "m") mult = 60'000;
-    else if (unit == "h") mult = 3'600'000;
-    else if (unit == "d") mult = 86'400'000;
-    else return std::nullopt;
-    total += n * mult;
-  }
-  return std::chrono::milliseconds(total);
-}
-
 std::pair<std::string, std::string> parse_build_arg(std::string_view text) {
   auto eq = text.find('=');
   std::string key(text.substr(0, eq));

@@ -595,15 +595,11 @@ class Resolver {
   const Options& opt_;
 };
 
-// One image however it is spelled: alpine, docker.io/library/alpine:latest.
-std::string identity(const reference::Reference& r) {
-  return r.repository_url() + ":" + r.effective_tag() + "@" + r.digest;
-}
-
 void add_unique(std::vector<BaseImage>& into, const std::vector<BaseImage>& from) {
   for (const BaseImage& b : from) {
-    std::string key = identity(b.parsed);
-    if (std::none_of(into.begin(), into.end(), [&](const BaseImage& x) { return identity(x.parsed) == key; }))
+    // One image however it is spelled (alpine, docker.io/library/alpine:latest): the canonical form.
+    std::string key = b.parsed.canonical();
+    if (std::none_of(into.begin(), into.end(), [&](const BaseImage& x) { return x.parsed.canonical() == key; }))
       into.push_back(b);
   }
 }

@@ -9,6 +9,7 @@
 #include <map>
 #include <set>
 
+#include "imgfactory/duration.hpp"
 #include "imgfactory/error.hpp"
 #include "imgfactory/fsutil.hpp"
 
@@ -167,11 +168,11 @@ Image read_image(const Reader& rd, const YAML::Node& n) {
   if (n["local"]) img.local = read_local(rd, n["local"]);
   if (n["rebuildDelay"]) {
     img.rebuild_delay = rd.nonempty(n["rebuildDelay"], "rebuildDelay");
-    auto d = parse_duration(img.rebuild_delay);
+    auto d = duration::parse(img.rebuild_delay, nullptr, duration::Bare::refused);  // "7": 7 what?
     if (!d)
       rd.fail(n["rebuildDelay"], "rebuildDelay '" + img.rebuild_delay + "' is not a duration",
               "a number followed by s, m, h, d or w, e.g. 30m, 12h, 7d, 2w");
-    img.rebuild_delay_seconds = *d;
+    img.rebuild_delay_seconds = std::chrono::duration_cast<std::chrono::seconds>(*d);
   }
   if (n["autoRebuild"]) img.auto_rebuild = rd.boolean(n["autoRebuild"], "autoRebuild");
   if (const auto& u = n["updates"]) {
@@ -275,28 +276,6 @@ Enrollment parse(std::string_view text, const std::string& file_label) {
 Enrollment load(const fs::path& file) {
   std::string text = fsutil::read_file(file);
   return parse(text, file.string());
-}
-
-std::optional<std::chrono::seconds> parse_duration(std::string_view text) {
-  if (text.size() < 2) return std::nullopt;
-  char unit = text.back();
-  std::string_view digits = text.substr(0, text.size() - 1);
-  if (digits.empty() || digits.size() > 9) return std::nullopt;
-  long long n = 0;
-  for (char c : digits) {
-    if (!std::isdigit(static_cast<unsigned char>(c))) return std::nullopt;
-    n = n * 10 + (c - '0');
-  }
-  long long mult = 0;
-  switch (unit) {
-    case 's': mult = 1; break;
-    case 'm': mult = 60; break;
-    case 'h': mult = 3600; break;
-    case 'd': mult = 86400; break;
-    case 'w': mult = 7 * 86400; break;
-    default: return std::nullopt;
-  }
-  return std::chrono::seconds(n * mult);
 }
 
 bool is_safe_name(std::string_view name) {

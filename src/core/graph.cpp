@@ -15,7 +15,7 @@ Graph build(std::vector<BaseNode> bases, std::vector<ImageNode> images) {
     std::sort(img.base_images.begin(), img.base_images.end());
     img.base_images.erase(std::unique(img.base_images.begin(), img.base_images.end()), img.base_images.end());
     for (const auto& b : img.base_images) {
-      if (!by_name.contains(b)) by_name.emplace(b, BaseNode{b, {}, {}});
+      if (!by_name.contains(b)) by_name.emplace(b, BaseNode{b, {}, {}, {}});
       g.dependents[b].push_back(img.name);
     }
   }
@@ -70,6 +70,7 @@ std::string to_json(const Graph& g) {
     J o = J::object();
     o["name"] = b.name;
     o["ref"] = b.ref.empty() ? J(nullptr) : J(b.ref);
+    o["canonical"] = b.canonical.empty() ? J(nullptr) : J(b.canonical);
     o["repository"] = b.repository.empty() ? J(nullptr) : J(b.repository);
     auto p = g.produced_by.find(b.name);
     o["producedBy"] = p == g.produced_by.end() ? J(nullptr) : J(p->second);

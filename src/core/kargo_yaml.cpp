@@ -8,10 +8,10 @@
 // layout (two-space indent, indented sequences, as kubectl writes) is fixed.
 #include <array>
 #include <cctype>
-#include <cstdio>
 #include <stdexcept>
 
 #include "imgfactory/kargo.hpp"
+#include "imgfactory/yamlquote.hpp"
 
 namespace imgf::kargo::yaml {
 
@@ -95,16 +95,6 @@ bool has_control_or_non_ascii(std::string_view s) {
   return false;
 }
 
-std::string single_quoted(std::string_view s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'') out += "''";
-    else out += c;
-  }
-  out += '\'';
-  return out;
-}
-
 std::string scalar_text(const Node& n) {
   if (n.kind() == Node::Kind::literal) return n.scalar();
   const std::string& s = n.scalar();
@@ -112,11 +102,11 @@ std::string scalar_text(const Node& n) {
   // Single quotes read best for text full of double quotes or backslashes (JSON bodies,
   // regexes); double quotes are the only way to write control or non-ASCII characters safely.
   if (!has_control_or_non_ascii(s) && (s.find('"') != std::string::npos || s.find('\\') != std::string::npos))
-    return single_quoted(s);
-  return double_quoted(s);
+    return yamlquote::single_quoted(s);
+  return yamlquote::double_quoted(s);
 }
 
-std::string key_text(const std::string& key) { return needs_quotes(key) ? double_quoted(key) : key; }
+std::string key_text(const std::string& key) { return needs_quotes(key) ? yamlquote::double_quoted(key) : key; }
 
 void emit_map(const Node& n, int indent, bool first_inline, std::string& out);
 void emit_seq(const Node& n, int indent, std::string& out);
@@ -189,48 +179,6 @@ bool needs_quotes(std::string_view s) {
   if (reserved_word(s)) return true;
   if (number_like(s)) return true;
   return false;
-}
-
-std::string double_quoted(std::string_view s) {
-  std::string out = "\"";
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    // Unicode line breaks and the BOM, which YAML readers treat specially inside scalars.
-    if (c == 0xc2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) == 0x85) {
-      out += "\\N";
-      ++i;
-      continue;
-    }
-    if (c == 0xe2 && i + 2 < s.size() && static_cast<unsigned char>(s[i + 1]) == 0x80 &&
-        (static_cast<unsigned char>(s[i + 2]) == 0xa8 || static_cast<unsigned char>(s[i + 2]) == 0xa9)) {
-      out += static_cast<unsigned char>(s[i + 2]) == 0xa8 ? "\\L" : "\\P";
-      i += 2;
-      continue;
-    }
-    if (c == 0xef && i + 2 < s.size() && static_cast<unsigned char>(s[i + 1]) == 0xbb &&
-        static_cast<unsigned char>(s[i + 2]) == 0xbf) {
-      out += "\\uFEFF";
-      i += 2;
-      continue;
-    }
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04X", static_cast<unsigned>(c));
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  out += '"';
-  return out;
 }
 
 void emit(const Node& node, std::string& out) {

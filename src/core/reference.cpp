@@ -294,7 +294,7 @@ std::string Reference::repository_url() const { return domain.empty() ? path : d
 
 std::string Reference::canonical() const {
   std::string out = repository_url();
-  if (!tag.empty()) out += ":" + tag;
+  if (const std::string t = effective_tag(); !t.empty()) out += ":" + t;
   if (!digest.empty()) out += "@" + digest;
   return out;
 }

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "imgfactory/error.hpp"
+#include "imgfactory/yamlquote.hpp"
 
 namespace imgf::state {
 namespace {
@@ -123,9 +124,9 @@ bool plain_ok(std::string_view v) {
   if (indicators.find(v.front()) != std::string_view::npos) return false;
   if (v.front() == '-' && (v.size() == 1 || v[1] == ' ')) return false;
   if (v.back() == ':') return false;
+  if (yamlquote::needs_escapes(v)) return false;
   for (std::size_t i = 0; i < v.size(); ++i) {
     unsigned char c = static_cast<unsigned char>(v[i]);
-    if (c < 0x20 || c == 0x7f) return false;
     if (c == ':' && i + 1 < v.size() && v[i + 1] == ' ') return false;
     if (c == '#' && i > 0 && v[i - 1] == ' ') return false;
   }
@@ -420,40 +421,8 @@ std::string_view to_string(Discovery d) {
 
 std::string scalar_text(std::string_view value) {
   if (plain_ok(value)) return std::string(value);
-  bool control = std::any_of(value.begin(), value.end(), [](char c) {
-    auto u = static_cast<unsigned char>(c);
-    return u < 0x20 || u == 0x7f;
-  });
-  std::string out;
-  if (!control) {
-    out = "'";
-    for (char c : value) {
-      if (c == '\'') out += "''";
-      else out += c;
-    }
-    return out + "'";
-  }
-  out = "\"";
-  static const char* hex = "0123456789abcdef";
-  for (char c : value) {
-    auto u = static_cast<unsigned char>(c);
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
-      default:
-        if (u < 0x20 || u == 0x7f) {
-          out += "\\x";
-          out += hex[u >> 4];
-          out += hex[u & 0xf];
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out + "\"";
+  // Single quotes as the original wrote them; double quotes (escapes) only where needed.
+  return yamlquote::needs_escapes(value) ? yamlquote::double_quoted(value) : yamlquote::single_quoted(value);
 }
 
 std::string timestamp_text(std::string_view iso8601) { return "'" + std::string(iso8601) + "'"; }

@@ -366,10 +366,10 @@ Report run(const Options& options, Discoverer& discoverer) {
   // images their state files record.
   std::vector<graph::BaseNode> gbases;
   for (const auto& [canonical, rec] : bases)
-    gbases.push_back({rec.name, rec.full_image, rec.ref.registry + "/" + rec.ref.repository});
+    gbases.push_back({rec.name, rec.full_image, rec.ref.registry + "/" + rec.ref.repository, rec.ref.canonical});
   for (const auto& [name, f] : index.by_name)
     if (f.ref && !bases.contains(f.ref->canonical))
-      gbases.push_back({name, f.full_image, f.ref->registry + "/" + f.ref->repository});
+      gbases.push_back({name, f.full_image, f.ref->registry + "/" + f.ref->repository, f.ref->canonical});
   std::map<std::string, const ImageOutcome*> outcome_by_name;
   for (const auto& o : report.images) outcome_by_name[o.name] = &o;
   std::vector<graph::ImageNode> gimages;

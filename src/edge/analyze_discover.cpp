@@ -17,8 +17,8 @@ state::BaseRef to_base_ref(std::string_view text, const reference::Reference& r)
   b.repository = r.path;
   b.tag = r.effective_tag();
   b.digest = r.digest;
-  // node and node:latest are one image: the identity uses the tag a pull would use.
-  b.canonical = r.repository_url() + (b.tag.empty() ? "" : ":" + b.tag) + (b.digest.empty() ? "" : "@" + b.digest);
+  // node and node:latest are one image: the identity is the reference as pulled.
+  b.canonical = r.canonical();
   return b;
 }
 

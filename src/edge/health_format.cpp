@@ -8,6 +8,7 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "imgfactory/duration.hpp"
 #include "imgfactory/error.hpp"
 #include "imgfactory/fsutil.hpp"
 #include "imgfactory/health.hpp"
@@ -61,41 +62,12 @@ std::chrono::milliseconds parse_duration(std::string_view text) {
     return input_error("invalid duration '" + std::string(text) + "': " + why, {}, 0,
                        "use e.g. 500ms, 5s, 1m30s");
   };
-  if (text.empty()) throw bad("empty");
-  double total_ms = 0;
-  std::size_t i = 0;
-  bool any = false;
-  while (i < text.size()) {
-    std::size_t start = i;
-    while (i < text.size() && (is_digit(text[i]) || text[i] == '.')) ++i;
-    if (start == i) throw bad("expected a number");
-    std::string number(text.substr(start, i - start));
-    if (std::count(number.begin(), number.end(), '.') > 1) throw bad("malformed number");
-    double value = std::stod(number);
-    std::size_t unit_start = i;
-    while (i < text.size() && std::isalpha(static_cast<unsigned char>(text[i])) != 0) ++i;
-    std::string_view unit = text.substr(unit_start, i - unit_start);
-    double scale = 0;
-    if (unit.empty()) {
-      if (any || i != text.size()) throw bad("missing unit");
-      scale = 1000;  // a bare number is seconds
-    } else if (unit == "ms") {
-      scale = 1;
-    } else if (unit == "s") {
-      scale = 1000;
-    } else if (unit == "m") {
-      scale = 60'000;
-    } else if (unit == "h") {
-      scale = 3'600'000;
-    } else {
-      throw bad("unknown unit '" + std::string(unit) + "'");
-    }
-    total_ms += value * scale;
-    any = true;
-  }
-  if (total_ms <= 0) throw bad("must be positive");
-  if (total_ms > 24.0 * 3'600'000) throw bad("longer than a day");
-  return std::chrono::milliseconds(static_cast<long long>(std::llround(total_ms)));
+  std::string why;
+  const auto d = duration::parse(text, &why);
+  if (!d) throw bad(why);
+  if (d->count() <= 0) throw bad("must be positive");
+  if (*d > std::chrono::hours(24)) throw bad("longer than a day");
+  return *d;
 }
 
 std::vector<std::string> split_list(std::string_view text) {

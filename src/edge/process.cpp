@@ -143,6 +143,7 @@ std::string format_duration(std::chrono::milliseconds ms) {
 
 std::string Result::describe() const {
   if (spawn_failed) return "could not be started: " + spawn_error;
+  if (idle_timed_out) return "stopped after " + format_duration(idle_limit) + " without output";
   if (timed_out) return "timed out after " + format_duration(elapsed);
   if (interrupted && signal != 0) return "interrupted (" + signal_name(signal) + ")";
   if (signal != 0) return "killed by signal " + std::to_string(signal) + " (" + signal_name(signal) + ")";
@@ -152,6 +153,8 @@ std::string Result::describe() const {
 Result SystemRunner::run(const Spec& spec) {
   Result result;
   auto started = std::chrono::steady_clock::now();
+  auto last_output = started;
+  result.idle_limit = spec.idle_timeout;
   if (spec.argv.empty()) {
     result.spawn_failed = true;
     result.spawn_error = "empty argv";
@@ -272,6 +275,13 @@ Result SystemRunner::run(const Spec& spec) {
         term_sent = true;
         term_at = now;
       }
+      if (spec.idle_timeout.count() > 0 && !term_sent && now - last_output >= spec.idle_timeout) {
+        result.timed_out = true;
+        result.idle_timed_out = true;
+        send(SIGTERM);
+        term_sent = true;
+        term_at = now;
+      }
       if (term_sent && now - term_at >= spec.kill_grace) send(SIGKILL);
     }
 
@@ -304,6 +314,7 @@ Result SystemRunner::run(const Spec& spec) {
       while (true) {
         ssize_t n = ::read(s.fd, buf, sizeof buf);
         if (n > 0) {
+          last_output = std::chrono::steady_clock::now();
           s.feed(buf, static_cast<std::size_t>(n));
           continue;
         }

@@ -64,6 +64,12 @@ std::string sanitize(std::string_view s) {
 
 using FetchPayload = Credentials;
 
+// Whether the tracking ref already points at `tip`.
+bool tracking_is(git_repository* repo, const std::string& tracking, const git_oid& tip) {
+  git_oid local{};
+  return git_reference_name_to_id(&local, repo, tracking.c_str()) == 0 && git_oid_equal(&local, &tip) != 0;
+}
+
 [[noreturn]] void throw_interrupted_or(Error e) {
   proc::throw_if_interrupted();
   throw e;
@@ -184,6 +190,7 @@ Cache::Cache(Options options) : options_(std::move(options)) {
   if (options_.cache_dir.empty()) options_.cache_dir = options_.state_dir / ".image-factory-cache";
   set_timeouts(options_.connect_timeout, options_.io_timeout);
   rules_ = instead_of_rules();
+  if (const char* v = std::getenv("IMGFACTORY_GIT_SHALLOW"); v && std::string_view(v) == "0") options_.shallow = false;
   for (const char* name : {"GITHUB_TOKEN", "GITLAB_TOKEN"})
     if (const char* v = std::getenv(name); v && *v) log::add_secret(v);
 }
@@ -281,11 +288,15 @@ const Cache::Fetched& Cache::fetch(const enrollment::Source& src) {
     const git_remote_head** heads = nullptr;
     size_t nheads = 0;
     bool has_branch = false;
+    git_oid remote_tip{};
     std::string branches;
     if (git_remote_ls(&heads, &nheads, remote.p) == 0) {
       for (size_t i = 0; i < nheads; ++i) {
         std::string_view n = heads[i]->name;
-        if (n == "refs/heads/" + src.branch) has_branch = true;
+        if (n == "refs/heads/" + src.branch) {
+          has_branch = true;
+          git_oid_cpy(&remote_tip, &heads[i]->oid);
+        }
         if (n.starts_with("refs/heads/") && branches.size() < 300)
           branches += (branches.empty() ? "" : ", ") + std::string(n.substr(11));
       }
@@ -297,19 +308,64 @@ const Cache::Fetched& Cache::fetch(const enrollment::Source& src) {
                   (branches.empty() ? std::string(": the repository has no branches")
                                     : "; its branches: " + branches));
     }
-    std::string spec = "+refs/heads/" + src.branch + ":" + tracking;
-    char* specp = spec.data();
-    git_strarray specs{&specp, 1};
-    git_fetch_options fopts = GIT_FETCH_OPTIONS_INIT;
-    fopts.callbacks = cbs;
-    fopts.proxy_opts = proxy;
-    fopts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
-    fopts.update_fetchhead = 0;
-    if (git_remote_fetch(remote.p, &specs, &fopts, "imgfactory: fetch") != 0) {
-      std::string why = git_error_text();
-      cleanup();
-      if (proc::pending_signal() != 0) proc::throw_if_interrupted();
-      return fail("cannot fetch " + label + " from " + effective + ": " + why);
+    // The branch where the cache has it already: nothing to fetch.
+    bool fetched = cached && tracking_is(repo.p, tracking, remote_tip);
+    if (fetched) spdlog::debug("{}: up to date", label);
+    // A first fetch, or one into a shallow clone: the tip alone, with the git CLI.
+    auto git_cli_usable = [&] {
+      if (!options_.shallow) return false;
+      if (proc::find_executable("git")) return true;
+      spdlog::info("{}: git is not on PATH: fetching the whole history with libgit2", label);
+      return false;
+    };
+    const bool shallow_clone = cached && git_repository_is_shallow(repo.p) == 1;
+    if (!fetched && (!cached || shallow_clone) && git_cli_usable()) {
+      git_remote_disconnect(remote.p);
+      ShallowFetch sf{work, effective, src.branch,
+                      payload.token.empty() ? std::string() : basic_auth_header(payload.token_user, payload.token),
+                      options_.io_timeout};
+      proc::SystemRunner system_runner;
+      const ShallowOutcome got = shallow_fetch(sf, options_.runner ? *options_.runner : system_runner);
+      if (proc::pending_signal() != 0) {
+        cleanup();
+        proc::throw_if_interrupted();
+      }
+      if (got.ok) {
+        fetched = true;
+        remote.reset();
+        repo.reset();  // git wrote refs and a pack: read them afresh
+        if (git_repository_open(repo.out(), work.c_str()) != 0) {
+          std::string why = git_error_text();
+          cleanup();
+          return fail("cannot open " + work.string() + " after git fetch: " + why);
+        }
+      } else if (got.stalled || shallow_clone) {
+        // A stalled connection would stall libgit2 too; libgit2 1.5 cannot fetch into a shallow clone.
+        cleanup();
+        return fail("cannot fetch " + label + " from " + effective + ": " + got.error +
+                    (shallow_clone && !got.stalled
+                         ? " (the cache " + dir.string() + " is a shallow clone: remove it to fetch again)"
+                         : std::string()));
+      } else {
+        spdlog::warn("{}: git fetch --depth 1 failed ({}); fetching the whole history with libgit2", label,
+                     got.error);
+      }
+    }
+    if (!fetched) {
+      std::string spec = "+refs/heads/" + src.branch + ":" + tracking;
+      char* specp = spec.data();
+      git_strarray specs{&specp, 1};
+      git_fetch_options fopts = GIT_FETCH_OPTIONS_INIT;
+      fopts.callbacks = cbs;
+      fopts.proxy_opts = proxy;
+      fopts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+      fopts.update_fetchhead = 0;
+      if (git_remote_fetch(remote.p, &specs, &fopts, "imgfactory: fetch") != 0) {
+        std::string why = git_error_text();
+        cleanup();
+        if (proc::pending_signal() != 0) proc::throw_if_interrupted();
+        return fail("cannot fetch " + label + " from " + effective + ": " + why);
+      }
     }
   }
 

@@ -52,12 +52,35 @@ check_images() {
 }
 
 # ---- the six cases ---------------------------------------------------------------------------
-check_images alpine 'FROM alpine\n' 'alpine=docker.io/library/alpine'
-check_images lower 'from debian\n' 'debian=docker.io/library/debian'
+# canonical is the reference as pulled: the implicit :latest written out (CLI.md)
+check_images alpine 'FROM alpine\n' 'alpine=docker.io/library/alpine:latest'
+check_images lower 'from debian\n' 'debian=docker.io/library/debian:latest'
 check_images stage 'FROM ubuntu:22.04 AS build\nRUN make\nFROM build\n' 'ubuntu:22.04=docker.io/library/ubuntu:22.04'
 check_images arg 'ARG BASE=node:22\nFROM ${BASE}\n' 'node:22=docker.io/library/node:22'
 check_images platform 'FROM --platform=$BUILDPLATFORM golang:1.22 AS gob\n' 'golang:1.22=docker.io/library/golang:1.22'
 check_images registry 'FROM 127.0.0.1:5000/team/app:1.0\n' '127.0.0.1:5000/team/app:1.0=127.0.0.1:5000/team/app:1.0'
+
+# The implicit tag in canonical only: tag stays null, the state name stays the original's; a
+# digest alone is pulled by digest (no tag); COPY --from images and the text output likewise.
+printf 'FROM alpine\nFROM busybox@sha256:%064d AS b\nCOPY --from=debian /etc/os-release /\n' 0 >"$tmp/implicit"
+run implicit 0 analyze --dockerfile "$tmp/implicit" --format json &&
+  python3 - "$tmp/implicit.out" <<'PY' && ok || bad "implicit tag: $(cat "$tmp/implicit.out")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+a, b = d["baseImages"]
+assert a["ref"] == "alpine" and a["tag"] is None and a["name"] == "alpine", a
+assert a["canonical"] == "docker.io/library/alpine:latest", a
+assert b["tag"] is None and b["canonical"] == "docker.io/library/busybox@sha256:" + "0" * 64, b
+[c] = d["copyFromImages"]
+assert c["ref"] == "debian" and c["tag"] is None and c["name"] == "debian", c
+assert c["canonical"] == "docker.io/library/debian:latest", c
+PY
+run implicit-text 0 analyze --dockerfile "$tmp/implicit" &&
+  grep -qF "  alpine  docker.io/library/alpine:latest  state: alpine" "$tmp/implicit-text.out" &&
+  grep -qF "  debian  docker.io/library/debian:latest  state: debian" "$tmp/implicit-text.out" && ok ||
+  bad "implicit tag, text: $(cat "$tmp/implicit-text.out")"
+# alpine and docker.io/library/alpine:latest are one image: listed once
+check_images same 'FROM alpine AS a\nFROM docker.io/library/alpine:latest AS b\n' 'alpine=docker.io/library/alpine:latest'
 
 # --build-arg, --platform (repeatable and comma-separated), --target
 printf 'ARG TAG=1\nFROM example.com/a-${TARGETARCH}:${TAG} AS one\nFROM debian AS two\n' >"$tmp/multi"
@@ -130,8 +153,8 @@ with open(d + "/cont", "w") as f:
 with open(d + "/stages", "w") as f:
     f.write("FROM alpine AS s0\n" + "".join(f"FROM s{i-1} AS s{i}\n" for i in range(1, 20000)))
 PY
-got="$(base_images "$tmp/cont")"; [ "$got" = "alpine=docker.io/library/alpine" ] && ok || bad "cont: [$got]"
-got="$(base_images "$tmp/stages")"; [ "$got" = "alpine=docker.io/library/alpine" ] && ok || bad "stages: [$got]"
+got="$(base_images "$tmp/cont")"; [ "$got" = "alpine=docker.io/library/alpine:latest" ] && ok || bad "cont: [$got]"
+got="$(base_images "$tmp/stages")"; [ "$got" = "alpine=docker.io/library/alpine:latest" ] && ok || bad "stages: [$got]"
 
 echo "analyze_dockerfile: $passes passed, $fails failed"
 [ "$fails" -eq 0 ]

@@ -6,7 +6,7 @@ source "$(dirname "$0")/../lib/testlib.sh"
 S="$T_TMP/state"
 mkdir -p "$S/apps/api" "$S/apps/web"
 printf 'FROM python:3.12-slim\n' >"$S/apps/api/Dockerfile"
-printf 'FROM ghcr.io/team/api:1\nCOPY --from=alpine:3.19 /etc/os-release /\n' >"$S/apps/web/Dockerfile"
+printf 'FROM ghcr.io/team/api:1\nCOPY --from=alpine /etc/os-release /\n' >"$S/apps/web/Dockerfile"
 cat >"$S/images.yaml" <<'EOF2'
 - name: api
   registry: ghcr.io
@@ -29,7 +29,7 @@ expect_out_contains "(dry run: nothing written)" "--dry-run says nothing was wri
 
 run "$IMGFACTORY" --state-dir "$S" analyze --image web --format json
 expect_rc 0 "--image web --format json"
-if jq -e '(.images | length) == 1 and .images[0].baseImages == ["ghcr.io-team-api-1", "alpine-3.19"]' "$T_TMP/out" >/dev/null; then
+if jq -e '(.images | length) == 1 and .images[0].baseImages == ["ghcr.io-team-api-1", "alpine"]' "$T_TMP/out" >/dev/null; then
   pass "--image analyses only that image"
 else
   fail "--image: $(cat "$T_TMP/out")"
@@ -51,6 +51,15 @@ run "$IMGFACTORY" --state-dir "$S" analyze --graph mermaid
 expect_out_contains "graph LR" "--graph mermaid"
 run "$IMGFACTORY" --state-dir "$S" analyze --graph json
 if jq -e '.order == ["api", "web"]' "$T_TMP/out" >/dev/null; then pass "--graph json: build order"; else fail "$(cat "$T_TMP/out")"; fi
+if jq -e '[.baseImages[] | {name, ref, canonical}] == [
+    {"name": "alpine", "ref": "alpine", "canonical": "docker.io/library/alpine:latest"},
+    {"name": "ghcr.io-team-api-1", "ref": "ghcr.io/team/api:1", "canonical": "ghcr.io/team/api:1"},
+    {"name": "python-3.12-slim", "ref": "python:3.12-slim", "canonical": "docker.io/library/python:3.12-slim"}]' \
+    "$T_TMP/out" >/dev/null; then
+  pass "--graph json: each base image as written (ref) and as pulled (canonical, implicit :latest)"
+else
+  fail "--graph json base images: $(jq -c '.baseImages' "$T_TMP/out")"
+fi
 
 # Usage and input errors: exit 2, nothing written.
 run "$IMGFACTORY" --state-dir "$S" analyze --graph json --format json

@@ -51,6 +51,31 @@ expect_out_contains "secrets/gh-docker-registry: \"true\"" "--namespace-label"
 run env IMGFACTORY_BUILDER_IMAGE=registry.example.com/from-env:1 "$IMGFACTORY" synth --state-dir "$STATE" -o -
 expect_out_contains "image: registry.example.com/from-env:1" "IMGFACTORY_BUILDER_IMAGE"
 
+# The original's Namespace labels are kept by default and dropped on request.
+expect_out_contains "    kargo.deps/ghcr: \"true\"" "kargo.deps/ghcr kept by default"
+expect_out_contains "    secrets/gh-docker-registry: \"true\"" "secrets/gh-docker-registry kept by default"
+run "$IMGFACTORY" synth --state-dir "$STATE" -o - --no-original-namespace-labels
+expect_rc 0 "--no-original-namespace-labels"
+if grep -q "kargo.deps/ghcr\|secrets/gh-docker-registry" "$T_TMP/out"; then fail "original labels still written"; else
+  pass "--no-original-namespace-labels drops both labels"; fi
+
+# --rebuild-spread: 0s leaves the soak at exactly rebuildDelay (web: 7d = 168h).
+run "$IMGFACTORY" synth --state-dir "$STATE" -o - --rebuild-spread 0s
+expect_rc 0 "--rebuild-spread 0s"
+if awk '/name: rebuild-trigger-web-from-node-22-bookworm-slim$/{f=1} f&&/requiredSoakTime:/{print; exit}' "$T_TMP/out" |
+  grep -q "requiredSoakTime: 168h$"; then pass "rebuildDelay 7d is requiredSoakTime 168h"; else fail "soak of web is not 168h"; fi
+run "$IMGFACTORY" synth --state-dir "$STATE" -o - --rebuild-spread 1d
+expect_rc 2 "--rebuild-spread takes a Kargo duration"
+
+# --credentials-skeleton writes the Secrets to fill in, never into the manifests.
+run "$IMGFACTORY" synth --state-dir "$STATE" -o "$T_TMP/with-creds.yaml" --credentials-skeleton "$T_TMP/creds.yaml"
+expect_rc 0 "--credentials-skeleton"
+if cmp -s "$T_TMP/with-creds.yaml" "$T_TMP/first.yaml"; then pass "the manifests do not change"; else fail "manifests changed"; fi
+if grep -q "kargo.akuity.io/cred-type: image" "$T_TMP/creds.yaml" && grep -q "kargo.akuity.io/cred-type: git" "$T_TMP/creds.yaml" &&
+  grep -qF 'repoURL: ^ghcr\.io/acme/' "$T_TMP/creds.yaml"; then pass "skeletons carry Kargo's label and a repoURL regex"
+else fail "skeleton content: $(head -c 600 "$T_TMP/creds.yaml")"; fi
+if grep -q "kind: Secret" "$T_TMP/with-creds.yaml"; then fail "a Secret in the manifests"; else pass "no Secret in the manifests"; fi
+
 # Every document parses with a YAML 1.1 reader to the strings we meant (PyYAML, as kubectl's reader).
 if python3 -c 'import yaml' 2>/dev/null; then
   run python3 - "$T_TMP/first.yaml" <<'EOF'

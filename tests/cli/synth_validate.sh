@@ -31,6 +31,32 @@ validate fixture-flags "$SHARED_DIR/fixtures/image-factory-state" --state-repo h
   --state-path image-factory --namespace-label kargo.deps/ghcr=true --namespace-label secrets/gh-docker-registry=true
 validate testdata "$IMGF_SOURCE_DIR/tests/data/synth/state"
 validate testdata-secret-mode "$IMGF_SOURCE_DIR/tests/data/synth/state" --state-repo ""
+validate testdata-no-spread "$IMGF_SOURCE_DIR/tests/data/synth/state" --rebuild-spread 0s --no-original-namespace-labels
+validate testdata-state-path "$IMGF_SOURCE_DIR/tests/data/synth/state" \
+  --state-repo https://github.com/acme/platform.git --state-path image-factory
+
+# The credential skeletons are Secrets with valid names.
+run "$IMGFACTORY" --state-dir "$IMGF_SOURCE_DIR/tests/data/synth/state" synth -o "$T_TMP/m.yaml" \
+  --credentials-skeleton "$T_TMP/creds.yaml"
+run python3 "$VALIDATOR" "$T_TMP/creds.yaml"
+expect_rc 0 "validate-kargo accepts the credential skeletons"
+
+# The original's base images recorded as SemVer (strictSemvers: false where their tags are not
+# strict) and an external image that is also a base image.
+cp -r "$SHARED_DIR/fixtures/image-factory-state" "$T_TMP/semver-state"
+sed -i 's/^imageSelectionStrategy: Lexical/imageSelectionStrategy: SemVer/' "$T_TMP/semver-state"/state/base-images/*.yaml
+cat >>"$T_TMP/semver-state/images.yaml" <<'EOF'
+
+- name: python
+  registry: docker.io
+  repository: library/python
+  allowTags: ^3\.12-slim$
+  imageSelectionStrategy: SemVer
+EOF
+validate fixture-semver "$T_TMP/semver-state"
+n=$(grep -c "repoURL: docker.io/library/python$" "$T_TMP/fixture-semver.yaml")
+if [[ $n == 1 ]]; then pass "the external image python and the base image python-3.12-slim share one Warehouse"
+else fail "docker.io/library/python is watched by $n Warehouses"; fi
 
 if [[ -f "$IMGF_SOURCE_DIR/examples/state/images.yaml" ]]; then
   validate example "$IMGF_SOURCE_DIR/examples/state"

@@ -151,7 +151,7 @@ def split_shell(cmd):
     return cmds
 
 # --- 1. the targets of the issue ------------------------------------------------------------------
-wanted = ["build", "build:local", "build:scan-only", "analyze", "synth", "scan", "healthcheck",
+wanted = ["build", "build:local", "build:scan-only", "analyze", "synth", "scan", "healthcheck", "status",
           "builder:build", "builder:push", "builder:test", "builder", "test"]
 missing = [t for t in wanted if t not in tasks]
 check(not missing, f"targets {', '.join(wanted)} exist" + (f" (missing: {missing})" if missing else ""))
@@ -218,7 +218,7 @@ for mode in (True, False):
 check(not problems, "every imgfactory call names a subcommand and only options it accepts" +
       ("".join("\n    " + p for p in sorted(set(problems))) if problems else ""))
 for t, sub in [("build", "build"), ("build:local", "build"), ("build:scan-only", "scan"), ("analyze", "analyze"),
-               ("synth", "synth"), ("scan", "scan"), ("healthcheck", "healthcheck")]:
+               ("synth", "synth"), ("scan", "scan"), ("healthcheck", "healthcheck"), ("status", "status")]:
     check(sub in calls.get(t, set()), f"'task {t}' wraps 'imgfactory {sub}'")
 for s in subs:
     check(placeholder(s) is False or doc_opts is not None,
@@ -253,6 +253,8 @@ got = first_imgfactory("build", {"IMAGE": "x", "KUBERNETES_SERVICE_HOST": "10.0.
 check(got == "imgfactory --log-format json build x", f"in a pod, logs are JSON lines (got {got!r})")
 got = first_imgfactory("healthcheck", {"CI": "true"})
 check(got == "imgfactory --no-color healthcheck --format text", f"CI turns colour off (got {got!r})")
+got = first_imgfactory("status", {"IMAGE": "x", "CI": "true"})
+check(got == "imgfactory --no-color status --image x --format table", f"task status IMAGE=x (got {got!r})")
 got = first_imgfactory("build:local", {"IMAGE": "x"})
 check(got == "imgfactory build x --local", f"task build:local IMAGE=x (got {got!r})")
 got = first_imgfactory("scan", {"REPORT": "r.json", "FAIL_ON": "HIGH"})

@@ -42,6 +42,12 @@ run "$IMGFACTORY" --state-dir "$STATE" --log-level debug analyze --format json
 expect_rc 0 "GITLAB_TOKEN authenticates the fetch"
 if jq -e '.images[0].baseImages == ["alpine-3.19"]' "$T_TMP/out" >/dev/null; then pass "fetched with the token"; else fail "$(cat "$T_TMP/out")"; fi
 if grep -q "imgfSecret" "$T_TMP/err" "$T_TMP/out"; then fail "the token was printed"; else pass "the token is not printed"; fi
+# The first fetch took the tip alone through `git fetch --depth 1`, authenticated by the token.
+if ls "$STATE"/.image-factory-cache/*/.git/shallow >/dev/null 2>&1 && ! grep -q "whole history" "$T_TMP/err"; then
+  pass "git fetch --depth 1 authenticated with the token (shallow cache)"
+else
+  fail "the shallow fetch did not authenticate: $(grep -i "git fetch" "$T_TMP/err")"
+fi
 
 # The same server reached through insteadOf from gitlab.com: another host, so the token
 # is not sent (it would leak to whatever the rule points at).

@@ -3,14 +3,10 @@
 # two-platform busybox base pushed to a loopback registry, an enrolled app built FROM it for
 # linux/amd64 and linux/arm64 (the arm64 RUN under qemu), one manifest list pushed, each
 # image's RUN saw its own architecture, the patch applied, the state file holds the digest.
-source "$IMGF_SOURCE_DIR/tests/lib/testlib.sh"
 source "$IMGF_SOURCE_DIR/tests/lib/build_e2e.sh"
-be_require
-be_setup
+be_init
 
-be_enrol 'ARG BASE
-FROM ${BASE}
-RUN uname -m > /arch
+be_enrol 'RUN uname -m > /arch
 COPY hello.txt /hello.txt' '    patchFiles:
       - patches/hello.patch
     versionFile: app/VERSION'

@@ -2,46 +2,23 @@
 # The registry is killed while `buildah manifest push` runs and restarted within the retry
 # window: the push is retried with backoff and the build succeeds, recording the digest the
 # registry serves.
-source "$IMGF_SOURCE_DIR/tests/lib/testlib.sh"
 source "$IMGF_SOURCE_DIR/tests/lib/build_e2e.sh"
-be_require
-be_setup
+be_init
 
 # A 48 MiB incompressible layer per platform keeps the push busy long enough to be cut.
-be_enrol 'ARG BASE
-FROM ${BASE}
-RUN uname -m > /arch
+be_enrol 'RUN uname -m > /arch
 COPY big.bin /big.bin'
 head -c $((48 * 1024 * 1024)) /dev/urandom >"$STATE/app/big.bin"
 
-"$IMGFACTORY" --state-dir "$STATE" build app --tag 2.0.0 --build-arg "BASE=$BASE" --retries 4 --retry-delay 2s \
-  --format json >"$T_TMP/out" 2>"$T_TMP/err" &
-pid=$!
-t_on_exit "kill -KILL $pid 2>/dev/null"
-pushing=0
-for ((i = 0; i < 6000; i++)); do  # up to 300 s until the push starts
-  if grep -qF '[push] $ buildah manifest push' "$T_TMP/err"; then pushing=1; break; fi
-  kill -0 "$pid" 2>/dev/null || break
-  sleep 0.05
-done
-((pushing)) && pass "push started" || fail "push never started: $(tail -20 "$T_TMP/err")"
+be_build_bg --tag 2.0.0 --build-arg "BASE=$BASE" --retries 4 --retry-delay 2s --format json
+be_wait_err 300 '\[push\] \$ buildah manifest push' && pass "push started" ||
+  fail "push never started: $(tail -20 "$T_TMP/err")"
 registry_stop "$T_TMP/registry"
 pass "registry killed while pushing"
-retried=0
-for ((i = 0; i < 1200; i++)); do  # up to 120 s for the failed attempt to be reported
-  if grep -q "retrying in" "$T_TMP/err"; then retried=1; break; fi
-  kill -0 "$pid" 2>/dev/null || break
-  sleep 0.1
-done
-((retried)) && pass "the failed push is retried: $(grep -m1 'retrying in' "$T_TMP/err" | cut -c1-220)" ||
+be_wait_err 120 "retrying in" && pass "the failed push is retried: $(grep -m1 'retrying in' "$T_TMP/err" | cut -c1-220)" ||
   fail "no retry reported: $(tail -20 "$T_TMP/err")"
 registry_start "$T_TMP/registry" "$PORT" && pass "registry restarted within the retry window" || fail "registry restart"
-for ((i = 0; i < 1800; i++)); do  # up to 180 s for the build to finish
-  kill -0 "$pid" 2>/dev/null || break
-  sleep 0.1
-done
-wait "$pid"
-RC=$?
+be_wait_exit 180
 expect_rc 0 "the build succeeds after the registry came back"
 digest=$(json '["digest"]' <"$T_TMP/out")
 served=$(skopeo inspect --raw "docker://$REG/e2e/app:2.0.0" | python3 -c 'import hashlib,sys; print("sha256:"+hashlib.sha256(sys.stdin.buffer.read()).hexdigest())')

@@ -8,10 +8,11 @@ T_PASSED=0
 T_FAILED=0
 T_TMP=$(mktemp -d "${TMPDIR:-/tmp}/imgf-$(basename "$0" .sh)-XXXXXX")
 t_cleanup_hooks=()
-t_on_exit() { t_cleanup_hooks+=("$1"); }
+t_on_exit() { t_cleanup_hooks+=("$1"); }  # run at exit, the last registered first
 t_finish() {
-  local hook
-  for hook in "${t_cleanup_hooks[@]}"; do eval "$hook" || true; done
+  local i
+  # Last registered, first run (a process started after the storage is stopped before it goes).
+  for ((i = ${#t_cleanup_hooks[@]} - 1; i >= 0; i--)); do eval "${t_cleanup_hooks[i]}" || true; done
   if ((T_FAILED > 0)); then
     echo "kept temporary directory: $T_TMP" >&2
   else

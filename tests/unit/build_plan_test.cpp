@@ -93,17 +93,6 @@ TEST(BuildVersion, TagPrecedence) {
   EXPECT_EQ(exit_of([] { resolve_tag({.version_file = "-bad"}); }), 2);
 }
 
-TEST(BuildValues, Durations) {
-  EXPECT_EQ(parse_timeout("90s")->count(), 90000);
-  EXPECT_EQ(parse_timeout("1h30m")->count(), 5400000);
-  EXPECT_EQ(parse_timeout("1500ms")->count(), 1500);
-  EXPECT_EQ(parse_timeout("45")->count(), 45000);
-  EXPECT_EQ(parse_timeout("2d")->count(), 172800000);
-  EXPECT_FALSE(parse_timeout(""));
-  EXPECT_FALSE(parse_timeout("10x"));
-  EXPECT_FALSE(parse_timeout("m"));
-}
-
 TEST(BuildValues, BuildArgs) {
   EXPECT_EQ(parse_build_arg("A=b=c"), (std::pair<std::string, std::string>{"A", "b=c"}));
   EXPECT_EQ(parse_build_arg("EMPTY="), (std::pair<std::string, std::string>{"EMPTY", ""}));

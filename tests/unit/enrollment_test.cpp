@@ -90,15 +90,21 @@ TEST(Enrollment, RefusesBadInputWithFileAndLine) {
   expect_error("- name: a\n  repository: x\n   bad: indent\n", 3, "invalid YAML");
 }
 
-TEST(Enrollment, Durations) {
-  EXPECT_EQ(parse_duration("30m")->count(), 1800);
-  EXPECT_EQ(parse_duration("12h")->count(), 43200);
-  EXPECT_EQ(parse_duration("7d")->count(), 604800);
-  EXPECT_EQ(parse_duration("2w")->count(), 1209600);
-  EXPECT_FALSE(parse_duration("7"));
-  EXPECT_FALSE(parse_duration("d"));
-  EXPECT_FALSE(parse_duration("-1d"));
-  EXPECT_FALSE(parse_duration("1y"));
+TEST(Enrollment, RebuildDelay) {
+  auto delay = [](const std::string& d) {
+    return parse("- name: a\n  repository: x\n  rebuildDelay: " + d + "\n", "images.yaml").images[0].rebuild_delay_seconds;
+  };
+  EXPECT_EQ(delay("30m").count(), 1800);
+  EXPECT_EQ(delay("12h").count(), 43200);
+  EXPECT_EQ(delay("7d").count(), 604800);
+  EXPECT_EQ(delay("2w").count(), 1209600);
+  EXPECT_EQ(delay("1d12h").count(), 129600);  // the one duration grammar (duration_test)
+  EXPECT_EQ(parse("- name: a\n  repository: x\n", "images.yaml").images[0].rebuild_delay_seconds.count(), 604800);
+  // A bare number is refused here (7 what?); the message names the value and the line.
+  expect_error("- name: a\n  repository: x\n  rebuildDelay: 7\n", 3, "rebuildDelay '7' is not a duration");
+  expect_error("- name: a\n  repository: x\n  rebuildDelay: d\n", 3, "not a duration");
+  expect_error("- name: a\n  repository: x\n  rebuildDelay: -1d\n", 3, "not a duration");
+  expect_error("- name: a\n  repository: x\n  rebuildDelay: 1y\n", 3, "not a duration");
 }
 
 TEST(Enrollment, UnknownImageListsEnrolledNames) {

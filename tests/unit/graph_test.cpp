@@ -11,10 +11,11 @@ namespace {
 // base: python, node; images: api FROM python, web FROM node, worker FROM ghcr.io/team/api
 // (an enrolled image), job FROM worker's repository and python.
 Graph sample() {
-  return build({{"python-3.12-slim", "python:3.12-slim", "docker.io/library/python"},
-                {"node-22", "node:22", "docker.io/library/node"},
-                {"ghcr.io-team-api-1", "ghcr.io/team/api:1", "ghcr.io/team/api"},
-                {"ghcr.io-team-worker-2", "ghcr.io/team/worker:2", "ghcr.io/team/worker"}},
+  return build({{"python-3.12-slim", "python:3.12-slim", "docker.io/library/python",
+                 "docker.io/library/python:3.12-slim"},
+                {"node-22", "node:22", "docker.io/library/node", "docker.io/library/node:22"},
+                {"ghcr.io-team-api-1", "ghcr.io/team/api:1", "ghcr.io/team/api", "ghcr.io/team/api:1"},
+                {"ghcr.io-team-worker-2", "ghcr.io/team/worker:2", "ghcr.io/team/worker", "ghcr.io/team/worker:2"}},
                {{"web", "ghcr.io/team/web", {"node-22"}},
                 {"job", "ghcr.io/team/job", {"ghcr.io-team-worker-2", "python-3.12-slim"}},
                 {"worker", "ghcr.io/team/worker", {"ghcr.io-team-api-1"}},
@@ -67,6 +68,7 @@ TEST(Graph, Json) {
   EXPECT_EQ(j["order"], nlohmann::json({"api", "web", "worker", "job"}));
   ASSERT_EQ(j["baseImages"].size(), 4u);
   EXPECT_EQ(j["baseImages"][0]["name"], "ghcr.io-team-api-1");
+  EXPECT_EQ(j["baseImages"][0]["canonical"], "ghcr.io/team/api:1");
   EXPECT_EQ(j["baseImages"][0]["producedBy"], "api");
   EXPECT_EQ(j["baseImages"][0]["dependents"], nlohmann::json({"worker"}));
   EXPECT_EQ(j["baseImages"][2]["ref"], "node:22");
@@ -74,6 +76,17 @@ TEST(Graph, Json) {
   EXPECT_EQ(j["images"][1]["name"], "job");
   EXPECT_EQ(j["images"][1]["dependsOn"], nlohmann::json({"worker"}));
   EXPECT_EQ(j["cyclic"], nlohmann::json::array());
+}
+
+TEST(Graph, JsonHasEachBaseImageAsWrittenAndAsPulled) {
+  Graph g = build({{"alpine", "alpine", "docker.io/library/alpine", "docker.io/library/alpine:latest"}},
+                  {{"a", "docker.io/r/a", {"alpine", "mystery"}}});
+  auto j = nlohmann::json::parse(to_json(g));
+  ASSERT_EQ(j["baseImages"].size(), 2u);
+  EXPECT_EQ(j["baseImages"][0]["ref"], "alpine");  // the state file's fullImage
+  EXPECT_EQ(j["baseImages"][0]["canonical"], "docker.io/library/alpine:latest");  // the implicit tag written out
+  EXPECT_EQ(j["baseImages"][0]["dependents"], nlohmann::json({"a"}));
+  EXPECT_TRUE(j["baseImages"][1]["canonical"].is_null());  // a name no state file describes
 }
 
 TEST(Graph, Dot) {

@@ -108,8 +108,8 @@ TEST(KargoSynth, GoldenFilesPerKind) {
     EXPECT_EQ(text, imgf::test::read_file(golden)) << "kind " << kind << " differs from " << golden;
   }
   EXPECT_EQ(m.documents, split_documents(m.yaml).size());
-  EXPECT_EQ(m.warehouses, 13u);
-  EXPECT_EQ(m.stages, 14u);
+  EXPECT_EQ(m.warehouses, 19u) << "7 published images, 6 sources, 6 base images (redis is external)";
+  EXPECT_EQ(m.stages, 26u) << "6 analysis, 5 build, 7 base gates, 8 rebuild";
   EXPECT_EQ(m.analysis_templates, 2u);
 }
 
@@ -135,10 +135,15 @@ TEST(KargoSynth, NamesAreKubernetesSafe) {
       EXPECT_LE(name.size(), 63u) << name;
     }
     EXPECT_TRUE(seen.insert(kind + "/" + name).second) << "duplicate " << kind << "/" << name;
-    if (kind == "Stage") {
-      const std::string origin = doc["spec"]["requestedFreight"][0]["origin"]["name"].as<std::string>();
-      EXPECT_TRUE(seen.contains("Warehouse/" + origin)) << name << " requests Freight from missing " << origin;
-    }
+  }
+  for (const auto& doc : parse_all(m.yaml)) {
+    if (doc["kind"].as<std::string>() != "Stage") continue;
+    const std::string name = doc["metadata"]["name"].as<std::string>();
+    const auto req = doc["spec"]["requestedFreight"][0];
+    const std::string origin = req["origin"]["name"].as<std::string>();
+    EXPECT_TRUE(seen.contains("Warehouse/" + origin)) << name << " requests Freight from missing " << origin;
+    for (const auto& up : req["sources"]["stages"])
+      EXPECT_TRUE(seen.contains("Stage/" + up.as<std::string>())) << name << " follows missing " << up;
   }
   EXPECT_TRUE(seen.contains("Stage/rebuild-trigger-a-service-with-a-really-long-name-th-d024b00e4e"));
 }
@@ -352,6 +357,33 @@ TEST(KargoSynth, NamespaceLabelsAreSorted) {
                                             "kargo.deps/ghcr", "secrets/gh-docker-registry"}));
 }
 
+// The original tool's Namespace labels are kept by default (a cluster set up for it copies
+// its registry Secret into namespaces carrying them), can be dropped, and --namespace-label
+// overrides their value.
+TEST(KargoSynth, OriginalNamespaceLabelsByDefault) {
+  auto labels_of = [](const Options& o) {
+    std::map<std::string, std::string> out;
+    const auto docs = parse_all(synthesize(load_state(data_dir() / "state"), o).yaml);
+    for (const auto& kv : docs[0]["metadata"]["labels"]) out[kv.first.as<std::string>()] = kv.second.as<std::string>();
+    return out;
+  };
+  Options o = golden_options();
+  auto l = labels_of(o);
+  EXPECT_EQ(l.at("secrets/gh-docker-registry"), "true");
+  EXPECT_EQ(l.at("kargo.deps/ghcr"), "true");
+  EXPECT_EQ(l.at("kargo.akuity.io/project"), "true");
+  o.original_namespace_labels = false;
+  l = labels_of(o);
+  EXPECT_FALSE(l.contains("secrets/gh-docker-registry"));
+  EXPECT_FALSE(l.contains("kargo.deps/ghcr"));
+  EXPECT_EQ(l.at("kargo.akuity.io/project"), "true");
+  o.original_namespace_labels = true;
+  o.namespace_labels = {{"kargo.deps/ghcr", "false"}, {"team", "images"}};
+  l = labels_of(o);
+  EXPECT_EQ(l.at("kargo.deps/ghcr"), "false");
+  EXPECT_EQ(l.at("team"), "images");
+}
+
 // The original tool's state repository: everything its own CDK8s output got wrong is right.
 TEST(KargoSynth, OriginalStateRepository) {
   IMGF_REQUIRE_SHARED(shared);
@@ -366,8 +398,9 @@ TEST(KargoSynth, OriginalStateRepository) {
       EXPECT_LE(name.size(), 63u) << name;
     }
   }
-  EXPECT_EQ(kinds["Stage"], 10) << "5 analysis Stages (one per enrolled image) and 5 (base, image) pairs";
-  EXPECT_EQ(kinds["Warehouse"], 9) << "5 images and 4 base images";
+  EXPECT_EQ(kinds["Stage"], 14) << "5 analysis Stages (one per enrolled image), 4 base gates and 5 (base, image) "
+                                    "pairs; no build Stages: every image is built by its GitHub workflow";
+  EXPECT_EQ(kinds["Warehouse"], 14) << "5 published images, 5 sources and 4 base images";
   EXPECT_EQ(m.yaml.find("semverConstraint"), std::string::npos);
   EXPECT_EQ(m.yaml.find(" allowTags:"), std::string::npos);
   EXPECT_EQ(m.yaml.find("app.py"), std::string::npos) << "no Python in the cluster";

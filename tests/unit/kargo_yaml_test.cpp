@@ -26,12 +26,6 @@ TEST(KargoYaml, QuotesWhatAYamlReaderWouldTurnIntoSomethingElse) {
     EXPECT_TRUE(y::needs_quotes(s)) << s;
 }
 
-TEST(KargoYaml, DoubleQuotedEscapes) {
-  EXPECT_EQ(y::double_quoted("a\"b\\c\nd\te\x01"), "\"a\\\"b\\\\c\\nd\\te\\u0001\"");
-  EXPECT_EQ(y::double_quoted("x\xe2\x80\xa8y\xc2\x85z"), "\"x\\Ly\\Nz\"");
-  EXPECT_EQ(y::double_quoted("caf\xc3\xa9"), "\"caf\xc3\xa9\"");
-}
-
 TEST(KargoYaml, EmitsKubectlStyleBlocks) {
   Node doc = Node::map();
   doc.set("apiVersion", "v1");

@@ -48,6 +48,27 @@ TEST(Process, TimeoutKillsTheProcessGroup) {
   EXPECT_LT(res.elapsed.count(), 10000);
 }
 
+TEST(Process, IdleTimeoutStopsASilentChildButNotATalkativeOne) {
+  SystemRunner r;
+  // Silent after its first line: stopped.
+  Spec silent{.argv = {"sh", "-c", "echo started; sleep 30"}};
+  silent.idle_timeout = std::chrono::milliseconds(400);
+  silent.kill_grace = std::chrono::milliseconds(300);
+  auto res = r.run(silent);
+  EXPECT_TRUE(res.timed_out);
+  EXPECT_TRUE(res.idle_timed_out);
+  EXPECT_EQ(res.out, "started\n");
+  EXPECT_EQ(res.describe(), "stopped after 400ms without output");
+  EXPECT_LT(res.elapsed.count(), 10000);
+  // Writing (to stderr, as git's progress does) more often than the limit keeps it alive for
+  // longer than the limit.
+  Spec talkative{.argv = {"sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do echo $i >&2; sleep 0.3; done"}};
+  talkative.idle_timeout = std::chrono::milliseconds(2000);
+  res = r.run(talkative);
+  EXPECT_TRUE(res.ok()) << res.describe();
+  EXPECT_FALSE(res.idle_timed_out);
+}
+
 TEST(Process, MissingExecutableIsASpawnFailure) {
   SystemRunner r;
   auto res = r.run(Spec{.argv = {"imgf-no-such-tool-xyz"}});

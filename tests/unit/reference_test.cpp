@@ -13,8 +13,14 @@ namespace {
 struct Valid {
   std::string input;
   std::string domain, path, tag, digest;
-  std::string canonical, familiar;
+  std::string normalized, familiar;  // normalized: registry/repository[:tag][@digest] as written
 };
+
+// The reference a pull would use: the tag, else "latest" when there is no digest either.
+ref::Reference as_pulled(ref::Reference r) {
+  if (r.tag.empty() && r.digest.empty()) r.tag = "latest";
+  return r;
+}
 
 const std::string kSha256 = "sha256:" + std::string(64, 'a');
 const std::string kSha512 = "sha512:" + std::string(128, '0');
@@ -30,11 +36,15 @@ TEST_P(ValidReference, ParsesAndNormalises) {
   EXPECT_EQ(r.path, v.path) << v.input;
   EXPECT_EQ(r.tag, v.tag) << v.input;
   EXPECT_EQ(r.digest, v.digest) << v.input;
-  EXPECT_EQ(r.canonical(), v.canonical) << v.input;
+  // canonical: as pulled, the implicit :latest written out when neither tag nor digest is.
+  const bool implicit = v.tag.empty() && v.digest.empty();
+  EXPECT_EQ(r.canonical(), implicit ? v.normalized + ":latest" : v.normalized) << v.input;
   EXPECT_EQ(r.familiar(), v.familiar) << v.input;
   EXPECT_EQ(r.repository_url(), v.domain.empty() ? v.path : v.domain + "/" + v.path);
-  // Round trips: the canonical and familiar forms parse back to the same reference.
-  EXPECT_EQ(ref::parse(r.canonical()), r);
+  // Round trips: the familiar form parses back to the same reference, the canonical form to
+  // the reference as pulled (whose canonical form is the same).
+  EXPECT_EQ(ref::parse(r.canonical()), as_pulled(r));
+  EXPECT_EQ(ref::parse(r.canonical()).canonical(), r.canonical());
   EXPECT_EQ(ref::parse(r.familiar()), r);
   EXPECT_TRUE(ref::try_parse(v.input).has_value());
 }
@@ -154,6 +164,10 @@ TEST(Reference, TagAndDigestValidators) {
 
 TEST(Reference, EffectiveTag) {
   EXPECT_EQ(ref::parse("alpine").effective_tag(), "latest");
+  EXPECT_EQ(ref::parse("alpine").canonical(), "docker.io/library/alpine:latest");
+  EXPECT_EQ(ref::parse("alpine").canonical(), ref::parse("docker.io/library/alpine:latest").canonical());
+  EXPECT_EQ(ref::parse("alpine@" + kSha256).canonical(), "docker.io/library/alpine@" + kSha256);
+  EXPECT_EQ(ref::parse("alpine").tag, "");  // what the file says
   EXPECT_EQ(ref::parse("alpine:3").effective_tag(), "3");
   EXPECT_EQ(ref::parse("alpine@" + kSha256).effective_tag(), "");
 }

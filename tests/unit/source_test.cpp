@@ -224,3 +224,141 @@ TEST(SourceGit, MissingBranchAndDockerfileAreNamed) {
   for (const auto& entry : fs::directory_iterator(tmp.path() / ".image-factory-cache"))
     EXPECT_EQ(entry.path().filename().string().find(".tmp-"), std::string::npos) << entry.path();
 }
+
+// --- the shallow first fetch through the git CLI ---------------------------------------------
+
+TEST(SourceShallow, TheTokenTravelsInTheEnvironmentNeverInArgv) {
+  EXPECT_EQ(basic_auth_header("x-access-token", "abc"), "Authorization: Basic eC1hY2Nlc3MtdG9rZW46YWJj");
+  Env count("GIT_CONFIG_COUNT", "2");  // the caller's own entries (insteadOf rules) come first
+  ShallowFetch f{"/cache/repo", "https://github.com/team/app.git", "main",
+                 basic_auth_header("x-access-token", "ghp_secret"), std::chrono::milliseconds(30000)};
+  const imgf::proc::Spec s = shallow_fetch_spec(f);
+  EXPECT_EQ(s.argv, (std::vector<std::string>{"git", "-C", "/cache/repo", "-c", "gc.auto=0", "-c",
+                                               "maintenance.auto=false", "-c", "protocol.ext.allow=never", "fetch",
+                                               "--depth=1", "--no-tags", "--no-recurse-submodules",
+                                               "--no-write-fetch-head", "--progress", "--",
+                                               "https://github.com/team/app.git",
+                                               "+refs/heads/main:refs/remotes/origin/main"}));
+  for (const auto& a : s.argv) EXPECT_EQ(a.find("ghp_secret"), std::string::npos) << a;
+  auto env = [&](const std::string& k) -> std::string {
+    for (const auto& [key, v] : s.env_set)
+      if (key == k) return v;
+    return "<unset>";
+  };
+  EXPECT_EQ(env("GIT_CONFIG_KEY_2"), "http.https://github.com/team/app.git.extraHeader");
+  EXPECT_EQ(env("GIT_CONFIG_VALUE_2"), f.auth_header);
+  EXPECT_EQ(env("GIT_CONFIG_COUNT"), "3");
+  EXPECT_EQ(env("GIT_TERMINAL_PROMPT"), "0");
+  EXPECT_EQ(s.idle_timeout, std::chrono::milliseconds(30000));
+  // Without a token nothing is added to the caller's configuration.
+  f.auth_header.clear();
+  EXPECT_EQ(shallow_fetch_spec(f).env_set.size(), 3u);
+}
+
+namespace {
+
+// Runs the real git, recording each call; `fail` answers every call with git's failure instead.
+imgf::proc::RecordingRunner recording_git(bool fail = false) {
+  return imgf::proc::RecordingRunner([fail](const imgf::proc::Spec& spec) {
+    if (fail) {
+      imgf::proc::Result r;
+      r.exit_code = 128;
+      if (spec.on_stderr_line) spec.on_stderr_line("fatal: the remote end hung up unexpectedly");
+      return r;
+    }
+    imgf::proc::SystemRunner real;
+    return real.run(spec);
+  });
+}
+
+int commits_in(const fs::path& dir) {
+  return run({"sh", "-c", "test $(git rev-list --count HEAD) -ge 0 && exit $(git rev-list --count HEAD)"}, dir);
+}
+
+}  // namespace
+
+TEST(SourceShallow, FirstFetchTakesTheTipAloneAndStaysShallow) {
+  imgf::test::TempDir tmp;
+  Upstream up = make_upstream(tmp.path(), "team/app");
+  for (int i = 0; i < 5; ++i) up.commit("history.txt", "revision " + std::to_string(i) + "\n");
+  up.commit("Dockerfile", "FROM alpine:3.19\n");
+  Env count("GIT_CONFIG_COUNT", "1");
+  Env key("GIT_CONFIG_KEY_0", "url.file://" + (tmp.path() / "srv").string() + "/.insteadOf");
+  Env value("GIT_CONFIG_VALUE_0", "https://github.com/");
+  auto runner = recording_git();
+  Options o;
+  o.state_dir = tmp.path();
+  o.runner = &runner;
+  auto image = git_image("team/app", "main", "Dockerfile");
+
+  Checkout first = Cache(o).checkout(image);
+  EXPECT_EQ(imgf::test::read_file(first.dockerfile), "FROM alpine:3.19\n");
+  EXPECT_TRUE(fs::exists(first.dir / ".git" / "shallow"));
+  EXPECT_EQ(commits_in(first.dir), 1);  // the tip, not its 6 commits
+  ASSERT_EQ(runner.argvs().size(), 1u);
+  EXPECT_EQ(runner.argvs()[0][10], "--depth=1");
+
+  // Nothing new upstream: no fetch at all.
+  Checkout again = Cache(o).checkout(image);
+  EXPECT_EQ(again.revision, first.revision);
+  EXPECT_EQ(runner.argvs().size(), 1u);
+
+  // A new commit: fetched into the shallow clone, again the tip alone.
+  up.commit("Dockerfile", "FROM alpine:3.20\n");
+  Checkout second = Cache(o).checkout(image);
+  EXPECT_NE(second.revision, first.revision);
+  EXPECT_EQ(imgf::test::read_file(second.dockerfile), "FROM alpine:3.20\n");
+  EXPECT_EQ(runner.argvs().size(), 2u);
+  EXPECT_EQ(commits_in(second.dir), 1);
+}
+
+TEST(SourceShallow, OffOrFailingGitFetchesTheWholeHistoryWithLibgit2) {
+  imgf::test::TempDir tmp;
+  Upstream up = make_upstream(tmp.path(), "team/app");
+  for (int i = 0; i < 3; ++i) up.commit("Dockerfile", "FROM alpine:3." + std::to_string(i) + "\n");
+  Env count("GIT_CONFIG_COUNT", "1");
+  Env key("GIT_CONFIG_KEY_0", "url.file://" + (tmp.path() / "srv").string() + "/.insteadOf");
+  Env value("GIT_CONFIG_VALUE_0", "https://github.com/");
+  auto image = git_image("team/app", "main", "Dockerfile");
+
+  {  // IMGFACTORY_GIT_SHALLOW=0: libgit2 alone, git never started.
+    auto runner = recording_git();
+    Env off("IMGFACTORY_GIT_SHALLOW", "0");
+    Options o;
+    o.state_dir = tmp.path() / "off";
+    o.runner = &runner;
+    Checkout c = Cache(o).checkout(image);
+    EXPECT_EQ(commits_in(c.dir), 3);
+    EXPECT_FALSE(fs::exists(c.dir / ".git" / "shallow"));
+    EXPECT_TRUE(runner.argvs().empty());
+  }
+  {  // git fails on a first fetch: libgit2 takes over.
+    auto runner = recording_git(true);
+    Options o;
+    o.state_dir = tmp.path() / "fallback";
+    o.runner = &runner;
+    Checkout c = Cache(o).checkout(image);
+    EXPECT_EQ(imgf::test::read_file(c.dockerfile), "FROM alpine:3.2\n");
+    EXPECT_EQ(commits_in(c.dir), 3);
+    EXPECT_EQ(runner.argvs().size(), 1u);
+  }
+  {  // git fails on a shallow clone: an error naming the cache (libgit2 1.5 cannot fetch into it).
+    auto good = recording_git();
+    Options o;
+    o.state_dir = tmp.path() / "shallow";
+    o.runner = &good;
+    Cache(o).checkout(image);
+    up.commit("Dockerfile", "FROM alpine:3.9\n");
+    auto bad = recording_git(true);
+    o.runner = &bad;
+    try {
+      Cache(o).checkout(image);
+      FAIL() << "no error";
+    } catch (const imgf::Error& e) {
+      EXPECT_EQ(e.exit_code(), 1);
+      const std::string m = e.what();
+      EXPECT_NE(m.find("the remote end hung up unexpectedly"), std::string::npos) << m;
+      EXPECT_NE(m.find("shallow clone: remove it to fetch again"), std::string::npos) << m;
+    }
+  }
+}

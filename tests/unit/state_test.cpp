@@ -382,6 +382,12 @@ TEST(StateScalars, PlainOnlyWhenItReadsBackAsTheSameString) {
   EXPECT_EQ(scalar_text("it's"), "it's");
   EXPECT_EQ(scalar_text("'it's'"), "'''it''s'''");
   EXPECT_EQ(scalar_text("a\nb"), "\"a\\nb\"");
+  // What neither plain nor single quotes can carry goes double-quoted, with the escapes of
+  // imgf::yamlquote (tested in yamlquote_test): controls, NEL, LS/PS that YAML 1.1 folds.
+  EXPECT_EQ(scalar_text("a\x01" "b"), "\"a\\u0001b\"");
+  EXPECT_EQ(scalar_text("line\xe2\x80\xa8sep"), "\"line\\u2028sep\"");
+  EXPECT_EQ(scalar_text("x\xc2\x85y"), "\"x\\u0085y\"");
+  EXPECT_EQ(scalar_text("caf\xc3\xa9"), "caf\xc3\xa9");  // printable UTF-8 stays plain, as the original wrote it
 }
 
 TEST(StateScalars, AllowTagsEscapesRegexMetacharacters) {
