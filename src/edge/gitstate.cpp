@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "git_support.hpp"
-#include "imgfactory/enrollment.hpp"
+#include "imgfactory/duration.hpp"
 #include "imgfactory/error.hpp"
 #include "imgfactory/fsutil.hpp"
 #include "imgfactory/log.hpp"
@@ -192,10 +192,12 @@ Options options_from_env(std::filesystem::path state_dir, bool push) {
     o.max_attempts = static_cast<int>(n);
   }
   if (std::string t = env_or("IMGFACTORY_GIT_PUSH_TIMEOUT"); !t.empty()) {
-    auto d = enrollment::parse_duration(t);
+    std::string why;
+    auto d = duration::parse(t, &why);
     if (!d || d->count() <= 0)
-      throw input_error("IMGFACTORY_GIT_PUSH_TIMEOUT must be a duration such as 90s or 5m, not '" + t + "'");
-    o.max_time = std::chrono::duration_cast<std::chrono::milliseconds>(*d);
+      throw input_error("IMGFACTORY_GIT_PUSH_TIMEOUT must be a duration such as 90s or 5m, not '" + t + "'" +
+                        (why.empty() ? std::string() : " (" + why + ")"));
+    o.max_time = *d;
   }
   return o;
 }

@@ -154,6 +154,13 @@ expect_err_contains "shallow clone" "the refusal says why"
 [[ -z "$(git -C "$T_TMP/shallow" status --porcelain --untracked-files=no)" ]] && pass "nothing was scanned or written" ||
   fail "the command ran: $(git -C "$T_TMP/shallow" status --porcelain)"
 
+# The push bounds from the environment are checked before the command runs.
+IMGFACTORY_GIT_PUSH_TIMEOUT=soon run "$IMGFACTORY" --state-dir "$WORK" --git-push scan app1
+expect_rc 2 "a malformed IMGFACTORY_GIT_PUSH_TIMEOUT"
+expect_err_contains "IMGFACTORY_GIT_PUSH_TIMEOUT must be a duration" "the error names the variable"
+IMGFACTORY_GIT_PUSH_ATTEMPTS=0 run "$IMGFACTORY" --state-dir "$WORK" --git-push scan app1
+expect_rc 2 "IMGFACTORY_GIT_PUSH_ATTEMPTS=0"
+
 # Outside a git work tree.
 mkdir -p "$T_TMP/plain"
 cp "$SEED/images.yaml" "$T_TMP/plain/"
