@@ -18,6 +18,7 @@
 
 #include "imgfactory/enrollment.hpp"
 #include "imgfactory/process.hpp"
+#include "imgfactory/state_fields.hpp"
 
 namespace imgf::registry {
 class Client;
@@ -225,6 +226,17 @@ struct Options {
   std::string cache_to;            // --cache-to REPO
 };
 
+// What a successful push recorded in images/<image>.yaml (state::update_image_state with
+// `fields`): handed to Context::on_recorded for --git-commit's message and for re-applying the
+// record on a newer tip of the state branch.
+struct Recorded {
+  std::string image;
+  std::string reference;
+  std::string tag;
+  std::string digest;
+  std::vector<std::pair<std::string, state::FieldValue>> fields;
+};
+
 struct Context {
   std::filesystem::path state_dir;
   std::filesystem::path images_file;
@@ -233,6 +245,7 @@ struct Context {
   std::string host_machine;          // uname machine; empty: uname(2)
   std::filesystem::path temp_dir;    // scratch workspaces; empty: $TMPDIR or /tmp
   registry::Client* registry = nullptr;  // digests (shared by run_many); null: run() makes its own
+  std::function<void(const Recorded&)> on_recorded;  // after the state file was written
 };
 
 // Runs `imgfactory build`; prints the plan (dry run) or the result to stdout. Returns the

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace imgf::fsutil {
 
@@ -19,6 +20,22 @@ void atomic_write(const std::filesystem::path& path, std::string_view content);
 // atomic_write only when the file does not exist or its content differs; returns whether
 // it wrote. An unchanged file keeps its mtime.
 bool write_if_changed(const std::filesystem::path& path, std::string_view content);
+
+// Removes a file (not a directory); returns whether it existed. The removal is recorded in the
+// change journal. Throws imgf::Error (exit 1) when the file exists and cannot be removed.
+bool remove_file(const std::filesystem::path& path);
+
+// The change journal: every file this process writes through atomic_write (write_if_changed
+// when it writes) or removes through remove_file is recorded here, as an absolute, lexically
+// normal path, in one process-wide, thread-safe list. `--git-commit` (imgf::gitstate) commits
+// exactly the journaled files. A writer that replaces files by other means (a batch of
+// renames) records each replaced path itself with journal::record.
+namespace journal {
+void record(const std::filesystem::path& path);
+// The recorded paths, sorted, each once.
+std::vector<std::filesystem::path> paths();
+void clear();
+}  // namespace journal
 
 // Exclusive advisory lock (flock) on `path` (created if missing), held for the lifetime of
 // the object. Waits up to `timeout_ms` for another holder, then throws imgf::Error (exit 1).

@@ -14,6 +14,8 @@
 #include "imgfactory/enrollment.hpp"
 #include "imgfactory/duration.hpp"
 #include "imgfactory/error.hpp"
+#include "imgfactory/gitstate.hpp"
+#include "imgfactory/state_fields.hpp"
 
 namespace imgf::cli {
 namespace {
@@ -40,6 +42,56 @@ void print(const std::string& s) {
   std::fflush(stdout);
 }
 
+std::string names_text(const std::vector<std::string>& names) {
+  std::string out;
+  for (std::size_t i = 0; i < names.size() && i < 5; ++i) out += (i ? ", " : "") + names[i];
+  if (names.size() > 5) out += " and " + std::to_string(names.size() - 5) + " more";
+  return out;
+}
+
+// --git-commit: the commit names the images and base images whose files changed; on a newer
+// tip of the state branch the write phase runs again over that tip's files — the same images,
+// from the sources this run fetched (offline: the cache), at the same time stamp.
+void record_analyze(const Globals& g, const analyze::Options& opts, const analyze::Report& report, bool digests) {
+  std::vector<std::string> images, bases, analysed;
+  int created = 0, updated = 0;
+  for (const auto& f : report.files) {
+    if (f.action == analyze::Action::unchanged) continue;
+    (f.kind == "image" ? images : bases).push_back(f.name);
+    ++(f.action == analyze::Action::created ? created : updated);
+  }
+  for (const auto& i : report.images) analysed.push_back(i.name);
+  gitstate::Change change;
+  change.summary = "analyze:";
+  if (!images.empty()) change.summary += " image" + std::string(images.size() == 1 ? " " : "s ") + names_text(images);
+  if (!bases.empty())
+    change.summary += std::string(images.empty() ? "" : ";") + " base image" + (bases.size() == 1 ? " " : "s ") +
+                      names_text(bases);
+  if (images.empty() && bases.empty()) change.summary += " no state file changed";
+  change.summary += " (" + std::to_string(created) + " created, " + std::to_string(updated) + " updated)";
+  if (digests) change.summary += "; base image digests checked";
+  change.replay = [opts, analysed, digests] {
+    analyze::Options again = opts;
+    again.offline = true;
+    again.only.clear();
+    const auto enrolled = enrollment::load(again.images_file);
+    for (const auto& name : analysed)
+      if (enrolled.find(name) != nullptr) again.only.push_back(name);
+    if (again.only.empty()) return;  // the new tip enrolls none of them any more
+    auto discoverer = analyze::dockerfile_discoverer();
+    const analyze::Report r = analyze::run(again, *discoverer);
+    if (r.exit_code() != 0) throw failure(r.errors.front());
+    if (digests) {  // the registries are asked again: the new tip gets what they serve now
+      proc::SystemRunner runner;
+      analyze::DigestOptions d;
+      d.clock = again.clock;
+      const analyze::DigestReport dr = analyze::check_digests(again, r, runner, d);
+      if (dr.exit_code() != 0) throw failure(dr.errors.front());
+    }
+  };
+  g.git->record(std::move(change));
+}
+
 }  // namespace
 
 int run_analyze_enrollment(const AnalyzeEnrollmentOptions& o, const Globals& g) {
@@ -63,6 +115,7 @@ int run_analyze_enrollment(const AnalyzeEnrollmentOptions& o, const Globals& g) 
   opts.connect_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*timeout);
   opts.io_timeout = opts.connect_timeout;
   opts.clock = clock_from_env();
+  if (g.git && !opts.clock) opts.clock = [now = state::utc_now_iso8601()] { return now; };  // the replay's too
 
   if (o.digests && o.offline)
     throw input_error("--digests asks the registries; --offline forbids the network", {}, 0, "leave out one of them");
@@ -108,7 +161,9 @@ int run_analyze_enrollment(const AnalyzeEnrollmentOptions& o, const Globals& g) 
   if (digests && digests->exit_code() != 0)
     spdlog::error("{} base image digest(s) could not be checked; their files were left as they were",
                   digests->errors.size());
-  return std::max(report.exit_code(), digests ? digests->exit_code() : 0);
+  const int code = std::max(report.exit_code(), digests ? digests->exit_code() : 0);
+  if (g.git && !o.dry_run && code == 0) record_analyze(g, opts, report, o.digests);
+  return code;
 }
 
 }  // namespace imgf::cli

@@ -5,7 +5,9 @@
 #include "imgfactory/builder.hpp"
 #include "imgfactory/duration.hpp"
 #include "imgfactory/error.hpp"
+#include "imgfactory/gitstate.hpp"
 #include "imgfactory/process.hpp"
+#include "imgfactory/state_fields.hpp"
 
 namespace imgf::cli {
 namespace {
@@ -26,6 +28,21 @@ std::chrono::milliseconds duration_option(const std::string& text, const char* f
     throw input_error(std::string(flag) + " '" + text + "' is not a duration", {}, 0,
                       "for example 90s, 30m, 1h30m, or a number of seconds");
   return *d;
+}
+
+// --git-commit: the commit names image, version and digest; on a newer tip of the state branch
+// the same fields are written again into that tip's images/<image>.yaml.
+void record_build(const Globals& g, const builder::Recorded& r) {
+  std::string digest = r.digest;
+  if (auto colon = digest.find(':'); colon != std::string::npos && digest.size() > colon + 13)
+    digest.resize(colon + 13);
+  gitstate::Change change;
+  change.summary = "build " + r.image + " " + r.tag + " " + digest;
+  change.details = {"pushed " + r.reference + " (" + r.digest + ")"};
+  change.replay = [layout = enrollment::layout_for(g.state_dir), r] {
+    state::update_image_state(layout, r.image, r.fields);
+  };
+  g.git->record(std::move(change));
 }
 
 }  // namespace
@@ -82,6 +99,7 @@ Command add_build(CLI::App& root) {
     ctx.state_dir = g.state_dir;
     ctx.images_file = g.images_file;
     ctx.runner = &runner;
+    if (g.git) ctx.on_recorded = [&g](const builder::Recorded& r) { record_build(g, r); };
     return o.more_images.empty() ? builder::run(o, ctx) : builder::run_many(o, ctx);
   };
   return cmd;

@@ -9,6 +9,10 @@
 
 #include "imgfactory/log.hpp"
 
+namespace imgf::gitstate {
+class Session;
+}
+
 namespace imgf::cli {
 
 struct Globals {
@@ -17,6 +21,9 @@ struct Globals {
   log::Options log;
   bool color = false;
   bool ci = false;  // CI set: no interactive output, no progress bars
+  // --git-commit / --git-push: the session that commits what the command records; null without.
+  // A command that wrote state calls git->record({summary, details, replay}) (imgfactory/gitstate.hpp).
+  gitstate::Session* git = nullptr;
 };
 
 // A registered subcommand: `run` is called after a successful parse when `app` was chosen.

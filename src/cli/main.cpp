@@ -5,10 +5,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <memory>
+#include <set>
 #include <vector>
 
 #include "commands.hpp"
 #include "imgfactory/error.hpp"
+#include "imgfactory/gitstate.hpp"
 #include "imgfactory/log.hpp"
 #include "imgfactory/process.hpp"
 #include "imgfactory/version.hpp"
@@ -34,6 +37,8 @@ int run(int argc, char** argv) {
   std::string log_level = g.log.level;
   std::string log_format;
   bool no_color = false;
+  bool git_commit = false;
+  bool git_push = false;
   app.add_option("--state-dir", state_dir, "root of the state repository")
       ->envname("IMAGE_FACTORY_STATE_DIR");
   app.add_option("--images", images, "the enrollment registry (default <state-dir>/images.yaml)")
@@ -45,6 +50,13 @@ int run(int argc, char** argv) {
                  "text or json (default json when KUBERNETES_SERVICE_HOST is set)")
       ->check(CLI::IsMember({"text", "json"}));
   app.add_flag("--no-color", no_color, "no colour in output (also NO_COLOR)");
+  app.add_flag("--git-commit", git_commit,
+               "commit the state files this run changed (only those) to the state repository, one commit")
+      ->envname("IMGFACTORY_GIT_COMMIT");
+  app.add_flag("--git-push", git_push,
+               "--git-commit, then push it to the state branch; on a race fetch, re-apply, retry (bounded); never "
+               "forced")
+      ->envname("IMGFACTORY_GIT_PUSH");
 
   std::vector<imgf::cli::Command> commands = {
       imgf::cli::add_analyze(app), imgf::cli::add_synth(app), imgf::cli::add_build(app),
@@ -70,10 +82,32 @@ int run(int argc, char** argv) {
     if (const char* v = std::getenv(secret_env); v && *v) imgf::log::add_secret(v);
   imgf::proc::install_signal_handlers();
 
+  // The commands that write state honour --git-commit / --git-push.
+  static const std::set<std::string> state_writers = {"analyze", "build", "scan", "synth"};
   for (auto& c : commands) {
     if (c.app->parsed()) {
-      int rc = c.run(g);
+      const std::string name = c.app->get_name();
+      std::unique_ptr<imgf::gitstate::Session> git;
+      if (git_commit || git_push) {
+        if (state_writers.contains(name)) {
+          git = std::make_unique<imgf::gitstate::Session>(imgf::gitstate::options_from_env(g.state_dir, git_push));
+          g.git = git.get();
+        } else {
+          spdlog::warn("--git-commit / --git-push: '{}' writes no state; ignored", name);
+        }
+      }
+      const std::string fallback = "imgfactory " + name + ": update state";
+      int rc = 0;
+      try {
+        rc = c.run(g);
+      } catch (const imgf::Error& e) {
+        // A scan that violates the policy (exit 3) has completed and recorded its result:
+        // that record is committed; every other failure commits nothing.
+        if (git && e.code() == imgf::Exit::policy && imgf::proc::pending_signal() == 0) git->finish(fallback);
+        throw;
+      }
       if (int sig = imgf::proc::pending_signal(); sig != 0) return imgf::proc::exit_code_for_signal(sig);
+      if (git && rc == 0) git->finish(fallback);
       return rc;
     }
   }

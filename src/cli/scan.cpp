@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <memory>
 #include <sstream>
 
 #include "commands.hpp"
@@ -17,6 +18,7 @@
 #include "imgfactory/enrollment.hpp"
 #include "imgfactory/error.hpp"
 #include "imgfactory/fsutil.hpp"
+#include "imgfactory/gitstate.hpp"
 #include "imgfactory/process.hpp"
 #include "imgfactory/report.hpp"
 #include "imgfactory/state_fields.hpp"
@@ -165,6 +167,7 @@ int run_scan(const Globals& g, const ScanOptions& o) {
   proc::throw_if_interrupted();
 
   // Output.
+  std::shared_ptr<const std::string> written_report;  // kept for --git-commit's replay
   if (o.output.empty() || o.output == "-") {
     report::render(*format, scan, ctx, std::cout);
     std::cout.flush();
@@ -172,6 +175,7 @@ int run_scan(const Globals& g, const ScanOptions& o) {
     std::ostringstream buf;
     report::render(*format, scan, ctx, buf);
     fsutil::atomic_write(o.output, buf.str());
+    if (g.git) written_report = std::make_shared<const std::string>(buf.str());
     spdlog::info("wrote the {} report to {}", report::to_string(*format), o.output);
   }
 
@@ -180,6 +184,19 @@ int run_scan(const Globals& g, const ScanOptions& o) {
     auto field = trivy::last_scan_field(scan, ctx.reference, state::utc_now_iso8601());
     state::update_image_state(*layout, ctx.image, {{"lastScan", field}});
     spdlog::info("recorded the scan in {}", layout->image_state(ctx.image).string());
+    if (g.git) {
+      // --git-commit: on a newer tip of the state branch, lastScan (and a report written into
+      // the work tree) are written again.
+      const auto& v = scan.summary.vulnerabilities;
+      gitstate::Change change;
+      change.summary = "scan " + ctx.image + ": lastScan of " + ctx.reference + " (" + std::to_string(v.total()) +
+                       " vulnerabilities, " + std::to_string(v[trivy::Severity::critical]) + " critical)";
+      change.replay = [layout = *layout, image = ctx.image, field, output = o.output, written_report] {
+        state::update_image_state(layout, image, {{"lastScan", field}});
+        if (written_report) fsutil::write_if_changed(output, *written_report);
+      };
+      g.git->record(std::move(change));
+    }
   }
 
   const auto& s = scan.summary;

@@ -10,6 +10,7 @@
 #include "imgfactory/enrollment.hpp"
 #include "imgfactory/error.hpp"
 #include "imgfactory/fsutil.hpp"
+#include "imgfactory/gitstate.hpp"
 #include "imgfactory/kargo.hpp"
 
 namespace imgf::cli {
@@ -42,6 +43,21 @@ struct SynthOptions {
   kargo::Options kargo;
 };
 
+// --git-commit: on a newer tip of the state branch the manifests are regenerated from that
+// tip's state files and images.yaml.
+void record_synth(const Globals& g, const kargo::Options& ko, const std::filesystem::path& out,
+                  const kargo::Manifests& m) {
+  gitstate::Change change;
+  change.summary = "synth: regenerate " + out.filename().string() + " (" + std::to_string(m.warehouses) +
+                   " Warehouses, " + std::to_string(m.stages) + " Stages)";
+  change.replay = [state_dir = g.state_dir, images_file = g.images_file, ko, out] {
+    const kargo::Manifests again =
+        kargo::synthesize(kargo::load_input(enrollment::layout_for(state_dir), enrollment::load(images_file)), ko);
+    if (!same_content(out, again.yaml)) fsutil::atomic_write(out, again.yaml);
+  };
+  g.git->record(std::move(change));
+}
+
 int run_synth(const Globals& g, const SynthOptions& opts) {
   kargo::Options ko = opts.kargo;
   if (opts.no_original_namespace_labels) ko.original_namespace_labels = false;
@@ -69,6 +85,7 @@ int run_synth(const Globals& g, const SynthOptions& opts) {
     spdlog::info("{} {}: {} documents ({} Warehouses, {} Stages, {} AnalysisTemplates)",
                  changed ? "wrote" : "unchanged", out.string(), m.documents, m.warehouses, m.stages,
                  m.analysis_templates);
+    if (g.git) record_synth(g, ko, out, m);
   }
   if (!opts.credentials_skeleton.empty()) {
     const std::filesystem::path file(opts.credentials_skeleton);

@@ -12,6 +12,7 @@
 
 #include "imgfactory/error.hpp"
 #include "imgfactory/fsutil.hpp"
+#include "imgfactory/text.hpp"
 #include "imgfactory/trivy.hpp"
 
 namespace imgf::trivy {
@@ -272,19 +273,7 @@ struct Purl {
   std::map<std::string, std::string> qualifiers;
 };
 
-std::string percent_decode(std::string_view s) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
-        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
-      out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
+using text::percent_decode;
 
 std::optional<Purl> parse_purl(std::string_view s) {
   if (s.size() < 4 || upper(s.substr(0, 4)) != "PKG:") return std::nullopt;

@@ -151,6 +151,7 @@ class Batch {
     for (auto it = pending_.begin(); it != pending_.end();) {
       if (::rename(it->tmp.c_str(), it->target.c_str()) != 0)
         throw failure(std::string("cannot replace file: ") + std::strerror(errno), it->target.string());
+      fsutil::journal::record(it->target);  // for --git-commit, as atomic_write does
       dirs.insert(it->target.parent_path());
       it = pending_.erase(it);
     }

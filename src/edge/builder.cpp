@@ -401,14 +401,15 @@ int run(const Options& o, const Context& ctx) {
 
   proc::throw_if_interrupted();  // a signal now: exit 130/143 and leave the state as it was
   if (push) {
-    std::vector<std::pair<std::string, state::FieldValue>> fields = {
-        {"currentVersion", {version_scalar(tag)}},
-        {"currentDigest", {state::yaml_scalar(res.digest)}},
-        {"lastBuilt", {state::yaml_timestamp(now)}}};
-    for (auto& f : hooks.state_fields()) fields.push_back(std::move(f));  // [inputs] buildInputs
-    state::update_image_state(layout, img.name, fields);
+    Recorded rec{img.name, reference, tag, res.digest,
+                 {{"currentVersion", {version_scalar(tag)}},
+                  {"currentDigest", {state::yaml_scalar(res.digest)}},
+                  {"lastBuilt", {state::yaml_timestamp(now)}}}};
+    for (auto& f : hooks.state_fields()) rec.fields.push_back(std::move(f));  // [inputs] buildInputs
+    state::update_image_state(layout, img.name, rec.fields);
     hooks.pushed(reference);  // [inputs]
     spdlog::info("recorded {} {} in {}", tag, res.digest, layout.image_state(img.name).string());
+    if (ctx.on_recorded) ctx.on_recorded(rec);
   }
   std::string text = o.json ? render_result_json(res) : render_result_text(res);
   std::fputs(text.c_str(), stdout);

@@ -11,7 +11,9 @@
 #include <cstring>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <random>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -49,6 +51,38 @@ std::string to_hex(const unsigned char* data, unsigned int len) {
   return out;
 }
 }  // namespace
+
+namespace journal {
+namespace {
+std::mutex& journal_mutex() {
+  static std::mutex m;
+  return m;
+}
+std::set<fs::path>& journal_set() {
+  static std::set<fs::path> s;
+  return s;
+}
+}  // namespace
+
+void record(const fs::path& path) {
+  std::error_code ec;
+  fs::path p = fs::absolute(path, ec);
+  if (ec) p = path;
+  p = p.lexically_normal();
+  std::lock_guard<std::mutex> lock(journal_mutex());
+  journal_set().insert(std::move(p));
+}
+
+std::vector<fs::path> paths() {
+  std::lock_guard<std::mutex> lock(journal_mutex());
+  return {journal_set().begin(), journal_set().end()};
+}
+
+void clear() {
+  std::lock_guard<std::mutex> lock(journal_mutex());
+  journal_set().clear();
+}
+}  // namespace journal
 
 std::string read_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -114,6 +148,23 @@ void atomic_write(const fs::path& path, std::string_view content) {
     ::fsync(dfd);
     ::close(dfd);
   }
+  journal::record(path);
+}
+
+bool remove_file(const fs::path& path) {
+  if (::unlink(path.c_str()) != 0) {
+    if (errno == ENOENT) return false;
+    throw failure("cannot remove file: " + errno_text(), path.string());
+  }
+  fs::path dir = path.parent_path();
+  if (dir.empty()) dir = ".";
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+  journal::record(path);
+  return true;
 }
 
 bool write_if_changed(const fs::path& path, std::string_view content) {

@@ -13,44 +13,8 @@ TOKEN="glpat-imgfSecret0123456789"
 git_repo team/app
 git_put team/app Dockerfile $'FROM alpine:3.19\n'
 
-python3 - "$GIT_SRV" "$backend" "$TOKEN" "$T_TMP/http.port" <<'EOF' >"$T_TMP/http.log" 2>&1 &
-import base64, http.server, os, subprocess, sys, time
-root, backend, token, portfile = sys.argv[1:5]
-want = "Basic " + base64.b64encode(("oauth2:" + token).encode()).decode()
-class H(http.server.BaseHTTPRequestHandler):
-    def handle_one(self):
-        if self.headers.get("Authorization") != want:
-            self.send_response(401)
-            self.send_header("WWW-Authenticate", 'Basic realm="git"')
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        path, _, query = self.path.partition("?")
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        env = dict(os.environ, GIT_PROJECT_ROOT=root, GIT_HTTP_EXPORT_ALL="1", PATH_INFO=path,
-                   QUERY_STRING=query, REQUEST_METHOD=self.command, REMOTE_USER="oauth2",
-                   CONTENT_TYPE=self.headers.get("Content-Type", ""), CONTENT_LENGTH=str(len(body)))
-        out = subprocess.run([backend], input=body, env=env, capture_output=True, timeout=30).stdout
-        head, _, payload = out.partition(b"\r\n\r\n")
-        status = 200
-        headers = []
-        for line in head.split(b"\r\n"):
-            k, _, v = line.decode().partition(":")
-            if k.lower() == "status": status = int(v.strip().split()[0])
-            elif k: headers.append((k, v.strip()))
-        self.send_response(status)
-        for k, v in headers: self.send_header(k, v)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-    do_GET = do_POST = handle_one
-srv = http.server.HTTPServer(("127.0.0.1", 0), H)
-srv.timeout = 0.5
-open(portfile, "w").write(str(srv.server_address[1]))
-end = time.time() + 240
-while time.time() < end:
-    srv.handle_request()
-EOF
+python3 "$(dirname "$0")/../lib/git_http_server.py" "$GIT_SRV" "$backend" oauth2 "$TOKEN" "$T_TMP/http.port" \
+  >"$T_TMP/http.log" 2>&1 &
 HTTP_PID=$!
 t_on_exit "kill $HTTP_PID 2>/dev/null"
 for i in $(seq 1 50); do [[ -s "$T_TMP/http.port" ]] && break; sleep 0.1; done

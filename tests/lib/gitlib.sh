@@ -13,13 +13,14 @@ GIT_SRV="$T_TMP/srv"
 GIT_PORT=""
 GIT_DAEMON_PID=""
 
-# git_daemon_start: serves $GIT_SRV on a free loopback port ($GIT_PORT).
+# git_daemon_start [ARG...]: serves $GIT_SRV on a free loopback port ($GIT_PORT); extra
+# arguments go to git daemon (e.g. --enable=receive-pack to accept pushes).
 git_daemon_start() {
   local attempt i
   for attempt in 1 2 3 4 5; do
     GIT_PORT=$(free_port)
     git daemon --export-all --reuseaddr --base-path="$GIT_SRV" --listen=127.0.0.1 --port="$GIT_PORT" \
-      --pid-file="$T_TMP/git-daemon.pid" "$GIT_SRV" >"$T_TMP/git-daemon.log" 2>&1 &
+      --pid-file="$T_TMP/git-daemon.pid" "$@" "$GIT_SRV" >"$T_TMP/git-daemon.log" 2>&1 &
     GIT_DAEMON_PID=$!
     for i in $(seq 1 50); do
       if (exec 3<>"/dev/tcp/127.0.0.1/$GIT_PORT") 2>/dev/null; then return 0; fi

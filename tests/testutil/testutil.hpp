@@ -29,6 +29,20 @@ std::optional<std::filesystem::path> shared_dir();
   if (!var##_opt) GTEST_SKIP() << "../shared is not present: reference data test skipped"; \
   const std::filesystem::path& var = *var##_opt
 
+// Sets an environment variable (nullopt: unsets it) for the lifetime of the object, then
+// restores what was there.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, std::optional<std::string> value);
+  ~ScopedEnv();
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
 std::string read_file(const std::filesystem::path& p);
 // The exit code of the imgf::Error that `f` throws; 0 when it throws none.
 int exit_code_of(const std::function<void()>& f);

@@ -318,3 +318,35 @@ TEST(BuildRun, GitSourcesAreClonedAtTheirBranch) {
       << build_file;
   EXPECT_FALSE(fs::exists(c.state_dir / "images/svc.yaml")) << "--no-push records nothing";
 }
+
+TEST(BuildRun, OnRecordedReceivesWhatWasWrittenToTheStateFile) {
+  // --git-commit's hook: the fields handed over re-create the state file's record exactly.
+  Fixture f;
+  RecordingRunner runner([&](const Spec& s) { return f.respond(s); });
+  Context ctx = f.context(runner);
+  std::vector<Recorded> seen;
+  ctx.on_recorded = [&](const Recorded& r) { seen.push_back(r); };
+  int first = -1;
+  std::string why;
+  testing::internal::CaptureStdout();
+  const int code = exit_of([&] { first = run(quiet_options(), ctx); }, &why);
+  testing::internal::GetCapturedStdout();
+  EXPECT_EQ(code, 0) << why;
+  EXPECT_EQ(first, 0);
+  ASSERT_EQ(seen.size(), 1u);
+  const std::string digest = "sha256:" + imgf::fsutil::sha256_hex(kIndex);
+  EXPECT_EQ(seen[0].image, "app");
+  EXPECT_EQ(seen[0].tag, "1.0.0");
+  EXPECT_EQ(seen[0].digest, digest);
+  EXPECT_EQ(seen[0].reference, "r.example:5000/team/app:1.0.0");
+  const std::string written = imgf::test::read_file(f.state / "images/app.yaml");
+  EXPECT_EQ(imgf::state::set_top_level_fields(written, seen[0].fields), written);
+  // A dry run records nothing.
+  Options o = quiet_options();
+  o.dry_run = true;
+  testing::internal::CaptureStdout();
+  const int again = exit_of([&] { run(o, ctx); }, &why);
+  testing::internal::GetCapturedStdout();
+  EXPECT_EQ(again, 0) << why;
+  EXPECT_EQ(seen.size(), 1u);
+}

@@ -18,24 +18,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Sets an environment variable for the scope of a test.
-class Env {
- public:
-  Env(const char* name, const std::string& value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    ::setenv(name, value.c_str(), 1);
-  }
-  ~Env() {
-    if (old_) ::setenv(name_, old_->c_str(), 1);
-    else ::unsetenv(name_);
-  }
-  Env(const Env&) = delete;
-  Env& operator=(const Env&) = delete;
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
+using Env = imgf::test::ScopedEnv;
 
 int run(const std::vector<std::string>& argv, const fs::path& cwd) {
   pid_t pid = ::fork();
