@@ -24,10 +24,10 @@ imgf() { PATH="$T_TMP/bin:$PATH" "$IMGFACTORY" --state-dir "$STATE" "$@"; }
 list_digest() { skopeo inspect --raw "docker://$1" | python3 -c 'import hashlib,sys; print("sha256:"+hashlib.sha256(sys.stdin.buffer.read()).hexdigest())'; }
 field() { python3 -c "import sys,yaml; d=yaml.safe_load(open(sys.argv[1])); print(eval('d'+sys.argv[2]))" "$@"; }
 
-be_enrol "ARG BASE=$BASE
-FROM \${BASE}
-RUN uname -m > /arch
+be_enrol "RUN uname -m > /arch
 COPY hello.txt /hello.txt"
+# The base is the ARG's default here (no --build-arg): pinning must expand meta ARGs.
+printf 'ARG BASE=%s\nFROM ${BASE}\nRUN uname -m > /arch\nCOPY hello.txt /hello.txt\n' "$BASE" >"$STATE/app/Dockerfile"
 # The state repository: its last commit touching app/ gives the images their time.
 git -C "$STATE" init -q
 git -C "$STATE" add -A
