@@ -55,10 +55,14 @@ GitInfo git_info(const fs::path& dir) {
       git_oid_tostr(buf, sizeof buf, &oid);
       info.revision = buf;
     }
-    git_remote* remote = nullptr;
-    if (git_remote_lookup(&remote, repo, "origin") == 0) {
-      if (const char* u = git_remote_url(remote)) info.origin = without_userinfo(u);
-      git_remote_free(remote);
+    // remote.origin.url from the configuration: git_remote_lookup's globbing over the
+    // configuration leaks PCRE match data in libgit2 1.5 (as gitstate notes).
+    git_config* cfg = nullptr;
+    if (git_repository_config_snapshot(&cfg, repo) == 0) {
+      const char* u = nullptr;
+      if (git_config_get_string(&u, cfg, "remote.origin.url") == 0 && u) info.origin = without_userinfo(u);
+      git_error_clear();
+      git_config_free(cfg);
     }
     git_repository_free(repo);
   }
