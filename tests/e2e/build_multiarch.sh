@@ -9,7 +9,7 @@ be_init
 be_enrol 'RUN uname -m > /arch
 COPY hello.txt /hello.txt' '    patchFiles:
       - patches/hello.patch
-    versionFile: app/VERSION'
+    versionFile: VERSION'
 echo "1.4.0" >"$STATE/app/VERSION"
 mkdir -p "$STATE/patches"
 cat >"$STATE/patches/hello.patch" <<'PATCH'
