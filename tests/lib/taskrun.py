@@ -6,7 +6,7 @@
 Variables come from the arguments, then the environment (as Task reads them). The commands of
 the target are rendered (the Go-template subset the Taskfile uses: {{.VAR}},
 {{.VAR | default "x"}}, {{if .VAR}}..{{else}}..{{end}}; global `vars`, the target's own `vars`,
-`task:` calls with their `vars`) and run one after the other with bash in the Taskfile's
+`task:` calls with their `vars`, a target's `env`) and run one after the other with bash in the Taskfile's
 directory (Task's default); the first command that fails stops the run and its exit status is
 returned, as Task does. A `sh:` variable runs its script with bash. Each command is echoed to
 stderr as "task: [TARGET] CMD" first, as Task does.
@@ -80,6 +80,9 @@ def main():
                 print(f"task: Task \"{name}\" cancelled because it is missing required variables: {var}",
                       file=sys.stderr)
                 return 1
+        task_env = dict(child_env)
+        for k, v in (t.get("env") or {}).items():
+            task_env[k] = render(str(v), local)
         for c in t.get("cmds", []):
             if isinstance(c, dict) and "task" in c:
                 sub = dict(local)
@@ -89,7 +92,7 @@ def main():
             else:
                 cmd = render(str(c["cmd"] if isinstance(c, dict) else c), local)
                 print(f"task: [{name}] {' '.join(cmd.split())}", file=sys.stderr, flush=True)
-                rc = subprocess.run(["bash", "-c", cmd], cwd=root, env=child_env).returncode
+                rc = subprocess.run(["bash", "-c", cmd], cwd=root, env=task_env).returncode
             if rc != 0:
                 return rc
         return 0
