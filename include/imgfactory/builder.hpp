@@ -99,7 +99,7 @@ struct PlanInput {
   std::string cache_to;    // buildah --cache-to REPO
   // Further tags of the pushed manifest list (`latest`): copied from `reference` after the
   // read-back with `skopeo copy --all --preserve-digests` (the same digest, or a failure).
-  std::vector<std::string> also_tags;
+  std::vector<std::string> also_tags{};
 };
 
 // org.opencontainers.image.{source,revision,created,version,title,description}; empty values
@@ -171,7 +171,7 @@ struct Result {
   std::vector<PlatformDigest> platforms;
   bool pushed = false;
   bool skipped = false;  // --if-changed: the inputs and the registry were unchanged, nothing was built
-  std::vector<std::string> tags;  // every tag pushed (`tag`, then `latest`); empty when nothing was pushed
+  std::vector<std::string> tags{};  // every tag pushed (`tag`, then `latest`); empty when nothing was pushed
 };
 // {"image","reference","tag","digest","platforms":[{"platform","digest"}],"pushed","skipped","tags"} (digest null when empty)
 std::string render_result_json(const Result& r);
@@ -248,9 +248,9 @@ struct Recorded {
   std::vector<std::pair<std::string, state::FieldValue>> fields;
   // The version file bumped after the push (empty path: none): it held `version_before` and
   // now holds `bumped_version`.
-  std::filesystem::path version_file;
-  std::string version_before;
-  std::string bumped_version;
+  std::filesystem::path version_file{};
+  std::string version_before{};
+  std::string bumped_version{};
 };
 
 // The version-file bump of a build, re-applied on a newer tip of the state branch (--git-push

@@ -373,6 +373,10 @@ int run(const Options& o, const Context& ctx) {
       missing_local_file(img, ctx.state_dir, images_file, "versionFile", img.local->version_file, version_file);
     ti.has_version_file = true;
     ti.version_file = trim(fsutil::read_file(version_file));
+    if (ti.version_file.empty())
+      throw input_error("versionFile '" + img.local->version_file + "' of '" + img.name + "' is empty (" +
+                            version_file.string() + ")",
+                        images_file, img.local->line, "write the next version into it, e.g. 1.0.0");
   }
   ti.current_version = current_version(layout, img.name);
   const tagrule::Decision decision = tagrule::decide(ti, tagrule::image_selection(img, images_file));

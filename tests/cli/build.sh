@@ -126,6 +126,14 @@ expect_err_contains "versionFile 'app/VERSION' of 'app' does not exist" "names t
 expect_err_contains "images.yaml:4" "points at the local block"
 expect_err_contains "write it relative to local.dir 'app'" "says how to write it"
 
+run "$IMGFACTORY" --state-dir "$S" build app patched --dry-run --revision "$(printf '%040d' 1)"
+expect_rc 2 "--revision with several images"
+run "$IMGFACTORY" --state-dir "$S" build app --dry-run --revision "$(printf '%040d' 1)"
+expect_rc 2 "--revision for an image built from local.dir"
+expect_err_contains "--revision names a commit of source.repo" "says why"
+run "$IMGFACTORY" --state-dir "$S" build app --dry-run --revision ""
+expect_rc 0 "an empty --revision is 'not given' (Kargo Jobs pass it when the Freight has no commit)"
+
 # --- a patch that does not apply: exit 1, named, nothing built -----------------------------
 run "$IMGFACTORY" --state-dir "$S" build patched --tag 1
 expect_rc 1 "a patch that does not apply"
