@@ -111,7 +111,7 @@ struct ShallowFetch {
   std::string branch;
   std::string auth_header;     // "Authorization: ..." for url, or empty
   std::chrono::milliseconds idle_timeout{60000};  // stopped when git writes nothing this long
-  std::string revision;   // set: fetch this commit by id (depth 1) instead of the branch
+  std::string revision{};  // set: fetch this commit by id (depth 1) instead of the branch
   bool unshallow = false; // fetch the branch's whole history into a shallow repository
 };
 // "Authorization: Basic base64(user:token)"

@@ -123,7 +123,7 @@ printf -- '- name: app\n  registry: reg.example\n  repository: team/app\n  local
 run "$IMGFACTORY" --state-dir "$S2" build app --dry-run
 expect_rc 2 "versionFile written relative to the state root (imgfactory's old form)"
 expect_err_contains "versionFile 'app/VERSION' of 'app' does not exist" "names the file"
-expect_err_contains "images.yaml:4" "points at the local block"
+expect_err_contains "images.yaml:5" "points at the local block"
 expect_err_contains "write it relative to local.dir 'app'" "says how to write it"
 
 run "$IMGFACTORY" --state-dir "$S" build app patched --dry-run --revision "$(printf '%040d' 1)"

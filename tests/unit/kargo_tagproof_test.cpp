@@ -70,8 +70,8 @@ Proof prove_images(const fs::path& root) {
     // the build Job: `imgfactory build IMAGE` (no --tag, --suffix, --increment)
     tagrule::Inputs job;
     job.has_version_file = img.local && !img.local->version_file.empty();
-    if (job.has_version_file && fs::exists(root / img.local->version_file))
-      job.version_file = fsutil::read_file(root / img.local->version_file);
+    if (job.has_version_file && fs::exists(root / img.local->version_path()))
+      job.version_file = fsutil::read_file(root / img.local->version_path());
     job.current_version = in.images.at(img.name).current_version.value;
     tagrule::Decision d;
     try {
