@@ -109,6 +109,7 @@ image_file() {
   cat "$m/$2" 2>&1
   buildah umount "$c" >/dev/null
   buildah rm "$c" >/dev/null
+  buildah rmi "$1" >/dev/null 2>&1  # the pulled name would collide with a later build's list
 }
 # same_digest REF1 REF2: both tags name one manifest list
 same_digest() {
