@@ -66,7 +66,7 @@ if [[ ! -f "$STATE_DIR/images.yaml" ]]; then
   repository: imgfactory-demo/app
   local:
     dir: app
-    versionFile: app/VERSION
+    versionFile: VERSION
 YAML
   echo "== wrote a demo enrollment to $STATE_DIR/images.yaml"
 fi

@@ -97,14 +97,19 @@ struct PlanInput {
   std::string target;      // buildah --target; empty: the last stage
   std::string cache_from;  // buildah --cache-from REPO (registry layer cache); empty: none
   std::string cache_to;    // buildah --cache-to REPO
+  // Further tags of the pushed manifest list (`latest`): copied from `reference` after the
+  // read-back with `skopeo copy --all --preserve-digests` (the same digest, or a failure).
+  std::vector<std::string> also_tags{};
 };
 
-// org.opencontainers.image.{source,revision,created,version,title}; empty values are left out.
+// org.opencontainers.image.{source,revision,created,version,title,description}; empty values
+// are left out.
 std::vector<std::pair<std::string, std::string>> oci_labels(const std::string& source_url,
                                                             const std::string& revision,
                                                             const std::string& created,
                                                             const std::string& version,
-                                                            const std::string& title);
+                                                            const std::string& title,
+                                                            const std::string& description = {});
 
 struct Step {
   enum class Kind { prepare, build, assemble, push, inspect, cleanup };
@@ -166,8 +171,9 @@ struct Result {
   std::vector<PlatformDigest> platforms;
   bool pushed = false;
   bool skipped = false;  // --if-changed: the inputs and the registry were unchanged, nothing was built
+  std::vector<std::string> tags{};  // every tag pushed (`tag`, then `latest`); empty when nothing was pushed
 };
-// {"image","reference","tag","digest","platforms":[{"platform","digest"}],"pushed","skipped"} (digest null when empty)
+// {"image","reference","tag","digest","platforms":[{"platform","digest"}],"pushed","skipped","tags"} (digest null when empty)
 std::string render_result_json(const Result& r);
 std::string render_result_text(const Result& r);
 
@@ -224,6 +230,11 @@ struct Options {
   std::string target;              // --target STAGE
   std::string cache_from;          // --cache-from REPO
   std::string cache_to;            // --cache-to REPO
+  // Sources (issue 11): the commit of source.repo to build (empty: the branch's tip; Kargo
+  // Jobs pass --revision "" when they have none) and the git cache (empty: analyze's default,
+  // <state-dir>/.image-factory-cache).
+  std::string revision;
+  std::filesystem::path cache_dir;
 };
 
 // What a successful push recorded in images/<image>.yaml (state::update_image_state with
@@ -235,7 +246,17 @@ struct Recorded {
   std::string tag;
   std::string digest;
   std::vector<std::pair<std::string, state::FieldValue>> fields;
+  // The version file bumped after the push (empty path: none): it held `version_before` and
+  // now holds `bumped_version`.
+  std::filesystem::path version_file{};
+  std::string version_before{};
+  std::string bumped_version{};
 };
+
+// The version-file bump of a build, re-applied on a newer tip of the state branch (--git-push
+// after someone pushed first): writes `bumped` unless the file there already holds that
+// version or a later one (another build bumped it meanwhile, or someone set it higher).
+void replay_version_bump(const std::filesystem::path& version_file, const std::string& bumped);
 
 struct Context {
   std::filesystem::path state_dir;

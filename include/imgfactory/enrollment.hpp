@@ -18,7 +18,7 @@ struct Source {
   std::string branch;      // default "main"
   std::string dockerfile;  // path inside the repository, default "Dockerfile"
   std::string workflow;    // GitHub workflow file to dispatch, if any
-  std::string context;     // build context inside the repository, default: the Dockerfile's dir
+  std::string context;     // build context inside the repository; empty: the repository root (as the original)
   std::string pipeline;    // GitLab (kept for compatibility)
   std::string job;
   int line = 0;
@@ -29,13 +29,34 @@ struct Source {
   [[nodiscard]] std::string url() const;
 };
 
+// The original Image Factory's `local` block (its _generate_build_workflow): files that live in
+// the state repository. Paths are resolved as the original resolved them — see the helpers.
 struct Local {
-  std::string dir;         // inside the state repository
-  std::string dockerfile;  // relative to dir, default "Dockerfile"
-  std::vector<std::string> patch_files;  // relative to the state repository
-  std::string version_file;              // relative to the state repository
+  std::string dir;         // inside the state repository; "." (the state root) when not given
+  std::string dockerfile;  // relative to dir, "Dockerfile" when not given
+  bool has_dockerfile = false;  // local.dockerfile was given: the original's local.dockerfile mode
+  std::vector<std::string> patch_files;  // relative to dir; an entry with a '/': to the state root
+  std::string version_file;              // relative to dir
   int line = 0;
+  // State-root-relative paths, exactly as the original joined them: versionFile is always
+  // <dir>/<versionFile>; a patch file without '/' is <dir>/<patch>, one with '/' is itself.
+  [[nodiscard]] std::string version_path() const;
+  [[nodiscard]] std::string patch_path(const std::string& patch) const;
+  [[nodiscard]] std::string dockerfile_path() const;  // <dir>/<dockerfile>
 };
+
+// How `build` gets what it builds (issue 11; the original's two modes):
+//   local_dockerfile  local.dockerfile given: <dir>/<dockerfile>, context <dir> (state root
+//                     when dir is empty); patchFiles are not applied (as the original).
+//   upstream          a source and local without dockerfile (or no local): source.repo at
+//                     source.branch, patchFiles applied with `git apply` at its root, then
+//                     source.dockerfile with the context source.context (default: the root).
+//   local_dir         local without dockerfile and without source (imgfactory's own form, which
+//                     the original could not build): <dir>/Dockerfile, context <dir>,
+//                     patchFiles applied to a copy of <dir>.
+enum class BuildMode { local_dockerfile, upstream, local_dir };
+struct Image;
+BuildMode build_mode(const Image& image);
 
 struct UpdateTarget {
   std::string repo;

@@ -83,6 +83,16 @@ class Cache {
   // path leaves its root — and with exit 130/143 when interrupted.
   Checkout checkout(const enrollment::Image& image);
 
+  // `build`: the files of `revision` (a full commit id; empty: the branch's tip) of a git
+  // source written into `target` (created), the cache's own work tree left alone. A revision
+  // the cache lacks (a shallow cache, an older commit) is fetched by id with the git CLI, else
+  // the branch's whole history (unshallow). Returns the revision. Throws imgf::Error: exit 2
+  // for a revision that is no full commit id, exit 1 when it cannot be fetched.
+  std::string export_source(const enrollment::Source& source, const std::string& revision,
+                            const std::filesystem::path& target);
+  // The cache's repository of a git source (its commits: times, history).
+  [[nodiscard]] std::filesystem::path repository_dir(const enrollment::Source& source) const;
+
   [[nodiscard]] const Options& options() const { return options_; }
 
  private:
@@ -101,10 +111,14 @@ struct ShallowFetch {
   std::string branch;
   std::string auth_header;     // "Authorization: ..." for url, or empty
   std::chrono::milliseconds idle_timeout{60000};  // stopped when git writes nothing this long
+  std::string revision{};  // set: fetch this commit by id (depth 1) instead of the branch
+  bool unshallow = false; // fetch the branch's whole history into a shallow repository
 };
 // "Authorization: Basic base64(user:token)"
 std::string basic_auth_header(std::string_view user, std::string_view token);
-// `git fetch --depth=1 ... -- <url> +refs/heads/<b>:refs/remotes/origin/<b>` in `repo`; the
+// `git fetch --depth=1 ... -- <url> +refs/heads/<b>:refs/remotes/origin/<b>` in `repo` (with
+// `revision`: `... --depth=1 -- <url> <revision>`; with `unshallow`: `--unshallow` instead of
+// --depth=1); the
 // header travels in GIT_CONFIG_KEY_n/VALUE_n (after the caller's own GIT_CONFIG_COUNT ones).
 proc::Spec shallow_fetch_spec(const ShallowFetch& f);
 struct ShallowOutcome {

@@ -39,8 +39,12 @@ void record_build(const Globals& g, const builder::Recorded& r) {
   gitstate::Change change;
   change.summary = "build " + r.image + " " + r.tag + " " + digest;
   change.details = {"pushed " + r.reference + " (" + r.digest + ")"};
+  if (!r.version_file.empty())
+    change.details.push_back("bumped " + r.version_file.filename().string() + " " + r.version_before + " -> " +
+                             r.bumped_version);
   change.replay = [layout = enrollment::layout_for(g.state_dir), r] {
     state::update_image_state(layout, r.image, r.fields);
+    if (!r.version_file.empty()) builder::replay_version_bump(r.version_file, r.bumped_version);
   };
   g.git->record(std::move(change));
 }
@@ -54,7 +58,7 @@ Command add_build(CLI::App& root) {
       "build", "build an enrolled image for several platforms with buildah, push one manifest list, record its digest");
   cmd.app = app;
   app->add_option("IMAGE", a->images, "the enrolled image name(s)")->required();
-  app->add_option("--tag", a->o.tag, "tag to build (default: local.versionFile, else latest)");
+  app->add_option("--tag", a->o.tag, "tag to build (default: local.versionFile, else currentVersion bumped)");
   app->add_option("--platform", a->o.platforms, "platforms, comma-separated (default linux/amd64,linux/arm64)")
       ->delimiter(',')
       ->allow_extra_args(false);
@@ -72,9 +76,12 @@ Command add_build(CLI::App& root) {
   app->add_option("--timeout", a->timeout, "limit for the whole build, e.g. 30m (default: none)");
   app->add_option("--isolation", a->o.isolation, "buildah isolation: chroot (default), oci, rootless")
       ->envname("BUILDAH_ISOLATION");
-  app->add_option("--increment", a->increment, "next version from the state's currentVersion: major, minor, patch")
+  app->add_option("--increment", a->increment,
+                  "version part bumped (the version file after the push, else currentVersion): major, minor, patch")
       ->check(CLI::IsMember({"major", "minor", "patch"}));
-  app->add_option("--suffix", a->o.suffix, "appended to the tag as -<suffix>");
+  app->add_option("--suffix", a->o.suffix, "appended to the tag as -<suffix> (the version file is not bumped)");
+  app->add_option("--revision", a->o.revision, "build this commit (full id) of source.repo; empty: the branch's tip");
+  app->add_option("--cache-dir", a->o.cache_dir, "git cache for sources (default: <state-dir>/.image-factory-cache)");
   app->add_option("--format", a->format, "text or json")->check(CLI::IsMember({"text", "json"}));
   // [inputs] issue 12: build inputs (docs/build.md)
   app->add_option("--base", a->o.bases, "build on exactly this base: repo[:tag]@sha256:… (repeatable; empty ignored)")

@@ -184,7 +184,8 @@ std::vector<std::pair<std::string, std::string>> oci_labels(const std::string& s
                                                             const std::string& revision,
                                                             const std::string& created,
                                                             const std::string& version,
-                                                            const std::string& title) {
+                                                            const std::string& title,
+                                                            const std::string& description) {
   std::vector<std::pair<std::string, std::string>> out;
   auto add = [&](const char* key, const std::string& v) {
     if (!v.empty()) out.emplace_back(std::string("org.opencontainers.image.") + key, v);
@@ -194,6 +195,7 @@ std::vector<std::pair<std::string, std::string>> oci_labels(const std::string& s
   add("created", created);
   add("version", version);
   add("title", title);
+  add("description", description);
   return out;
 }
 
@@ -275,6 +277,18 @@ Plan make_plan(const PlanInput& in) {
     readback.retry = true;
     readback.capture = true;
     plan.stages.push_back(Stage{"inspect", false, {readback}});
+    if (!in.also_tags.empty()) {
+      const std::string repo = in.reference.substr(0, in.reference.rfind(':'));
+      Stage tags{"tag", false, {}};
+      for (const auto& t : in.also_tags) {
+        Step copy{Step::Kind::push, "tag " + t,
+                  {"skopeo", "copy", "--all", "--preserve-digests", "docker://" + in.reference,
+                   "docker://" + repo + ":" + t}};
+        copy.retry = true;
+        tags.steps.push_back(std::move(copy));
+      }
+      plan.stages.push_back(std::move(tags));
+    }
   } else {
     Step inspect{Step::Kind::inspect, "inspect", {"buildah", "manifest", "inspect", plan.list}};
     inspect.capture = true;
@@ -352,6 +366,7 @@ std::string render_result_json(const Result& r) {
   for (const auto& p : r.platforms) j["platforms"].push_back({{"platform", p.platform}, {"digest", p.digest}});
   j["pushed"] = r.pushed;
   j["skipped"] = r.skipped;
+  j["tags"] = r.tags;
   return j.dump() + "\n";
 }
 
@@ -360,6 +375,8 @@ std::string render_result_text(const Result& r) {
   if (!r.digest.empty()) out += "@" + r.digest;
   out += "\n";
   for (const auto& p : r.platforms) out += "  " + p.platform + "  " + p.digest + "\n";
+  for (const auto& t : r.tags)
+    if (t != r.tag) out += "  also tagged " + t + "\n";
   return out;
 }
 

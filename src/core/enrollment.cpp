@@ -118,24 +118,25 @@ Local read_local(const Reader& rd, const YAML::Node& n) {
   rd.check_keys(n, {"dir", "dockerfile", "patchFiles", "versionFile"}, "local");
   Local l;
   l.line = line_of(n);
-  if (!n["dir"]) rd.fail(n, "local.dir is missing");
-  l.dir = rd.nonempty(n["dir"], "local.dir");
+  l.dir = n["dir"] ? rd.nonempty(n["dir"], "local.dir") : ".";  // the original: the state root
   if (!safe_relative(l.dir)) rd.fail(n["dir"], "local.dir must be a relative path inside the state repository");
-  l.dockerfile = n["dockerfile"] ? rd.nonempty(n["dockerfile"], "local.dockerfile") : "Dockerfile";
+  l.has_dockerfile = static_cast<bool>(n["dockerfile"]);
+  l.dockerfile = l.has_dockerfile ? rd.nonempty(n["dockerfile"], "local.dockerfile") : "Dockerfile";
   if (!safe_relative(l.dockerfile))
     rd.fail(n["dockerfile"], "local.dockerfile must be a relative path inside local.dir");
   if (const auto& p = n["patchFiles"]) {
     if (!p.IsSequence()) rd.fail(p, "local.patchFiles must be a list of paths");
     for (const auto& item : p) {
       std::string f = rd.nonempty(item, "local.patchFiles entry");
-      if (!safe_relative(f)) rd.fail(item, "patch file must be a relative path inside the state repository");
+      if (!safe_relative(f))
+        rd.fail(item, "patch file must be a relative path: inside local.dir, or (with a '/') inside the state repository");
       l.patch_files.push_back(f);
     }
   }
   if (n["versionFile"]) {
     l.version_file = rd.nonempty(n["versionFile"], "local.versionFile");
     if (!safe_relative(l.version_file))
-      rd.fail(n["versionFile"], "local.versionFile must be a relative path inside the state repository");
+      rd.fail(n["versionFile"], "local.versionFile must be a relative path inside local.dir");
   }
   return l;
 }
@@ -218,6 +219,26 @@ std::string Source::url() const {
   std::string r = repo;
   if (r.size() > 4 && r.ends_with(".git")) r.resize(r.size() - 4);
   return "https://" + host + "/" + r + ".git";
+}
+
+namespace {
+// <dir>/<path> as the original's f"{local_dir}/{path}"; the state root ("." or empty) adds nothing.
+std::string join_local(const std::string& dir, const std::string& path) {
+  if (dir.empty() || dir == ".") return path;
+  return (dir.back() == '/' ? dir : dir + "/") + path;
+}
+}  // namespace
+
+std::string Local::version_path() const { return version_file.empty() ? std::string() : join_local(dir, version_file); }
+std::string Local::patch_path(const std::string& patch) const {
+  return patch.find('/') != std::string::npos ? patch : join_local(dir, patch);
+}
+std::string Local::dockerfile_path() const { return join_local(dir, dockerfile); }
+
+BuildMode build_mode(const Image& image) {
+  if (image.local && image.local->has_dockerfile) return BuildMode::local_dockerfile;
+  if (image.source) return BuildMode::upstream;
+  return BuildMode::local_dir;
 }
 
 std::string Image::repository_url() const {

@@ -267,7 +267,7 @@ std::vector<std::string> Planner::state_written_paths(const std::vector<std::str
   written.push_back(join_path(root, "state/images"));
   written.push_back(join_path(root, "state/base-images"));
   for (const auto& img : in_.enrollment.images)
-    if (img.local && !img.local->version_file.empty()) written.push_back(join_path(root, img.local->version_file));
+    if (img.local && !img.local->version_file.empty()) written.push_back(join_path(root, img.local->version_path()));
   return paths_under(includes, written);
 }
 
@@ -303,7 +303,7 @@ SourcePlan Planner::plan_source(const enrollment::Image& img) {
     const auto& l = *img.local;
     const std::string root = clean_dir(o_.state_path, false);
     std::vector<std::string> dirs = {join_path(root, clean_dir(l.dir, false))};
-    for (const auto& f : l.patch_files) dirs.push_back(join_path(root, f));
+    for (const auto& f : l.patch_files) dirs.push_back(join_path(root, l.patch_path(f)));
     if (!watches.empty() && normalize_git(watches[0].url) == state_norm && watches[0].branch == o_.state_branch) {
       // one subscription per repository and branch
       watches[0].dirs.insert(watches[0].dirs.end(), dirs.begin(), dirs.end());

@@ -342,10 +342,9 @@ Prepared prepare(const Request& req, registry::Client& registry) {
   in.source_revision = out.revision;
   in.source_date_epoch = out.timestamp;
   if (img.local) in.local_content_sha256 = local_content_sha256(req.local_dir, req.patch_files, req.version_file);
-  in.dockerfile = img.local && !img.local->dockerfile.empty() ? img.local->dockerfile
-                  : img.source                                ? img.source->dockerfile
-                                                              : std::string();
-  in.context = img.source && !img.local ? img.source->context : std::string();
+  const bool upstream = enrollment::build_mode(img) == enrollment::BuildMode::upstream;
+  in.dockerfile = upstream ? img.source->dockerfile : img.local->dockerfile;
+  in.context = upstream ? img.source->context : std::string();
   in.build_args = req.build_args;
   for (const auto& p : req.platforms) in.platforms.push_back(p.str());
   in.target = req.target;
@@ -451,7 +450,7 @@ BuildHooks::BuildHooks(const builder::Options& o, const builder::Context& ctx, c
   }
   if (o.dry_run && !source_date_epoch_ && img.local) {
     std::vector<fs::path> paths{resolve_path_(img.local->dir)};
-    for (const auto& p : img.local->patch_files) paths.push_back(resolve_path_(p));
+    for (const auto& p : img.local->patch_files) paths.push_back(resolve_path_(img.local->patch_path(p)));
     if (auto c = last_commit_touching(paths)) dry_run_time_ = c->time;
     else dry_run_time_ = 0;
   }
@@ -466,8 +465,9 @@ bool BuildHooks::prepare(const fs::path& dockerfile, const fs::path& workspace, 
   Request req;
   req.image = &image_;
   req.dockerfile = dockerfile;
-  if (image_.local)
-    req.dockerfile_label = image_.local->dir + "/" + image_.local->dockerfile;
+  const auto mode = enrollment::build_mode(image_);
+  if (mode != enrollment::BuildMode::upstream)
+    req.dockerfile_label = image_.local->dockerfile_path();
   else if (image_.source)
     req.dockerfile_label = image_.source->repo + "@" + image_.source->branch + ":" + image_.source->dockerfile;
   req.workspace = workspace;
@@ -475,9 +475,12 @@ bool BuildHooks::prepare(const fs::path& dockerfile, const fs::path& workspace, 
   req.source_revision = image_.source && !image_.local ? source_revision : std::string();
   if (image_.local) {
     req.local_dir = resolve_path_(image_.local->dir);
-    for (const auto& p : image_.local->patch_files) req.patch_files.push_back(fs::absolute(resolve_path_(p)));
-    if (!image_.local->version_file.empty()) req.version_file = resolve_path_(image_.local->version_file);
-    if (image_.source) req.source_revision = source_revision;  // upstream checkout patched with local files
+    // The patches the build applies (none in local.dockerfile mode), resolved as it resolves them.
+    if (mode != enrollment::BuildMode::local_dockerfile)
+      for (const auto& p : image_.local->patch_files)
+        req.patch_files.push_back(fs::absolute(resolve_path_(image_.local->patch_path(p))));
+    if (!image_.local->version_file.empty()) req.version_file = resolve_path_(image_.local->version_path());
+    if (mode == enrollment::BuildMode::upstream) req.source_revision = source_revision;  // upstream checkout patched with local files
   }
   req.platforms = platforms;
   req.build_args = build_args;

@@ -66,6 +66,10 @@ int run_many(const Options& options, const Context& context) {
   if (any_base)
     throw input_error("--base pins the build of one image; " + std::to_string(names.size()) + " were given", {}, 0,
                       "run one build per image with its --base");
+  if (!options.revision.empty())  // [compat] issue 11
+    throw input_error("--revision names a commit of one image's source; " + std::to_string(names.size()) +
+                          " images were given",
+                      {}, 0, "run one build per image with its --revision");
   inputs::LibGit2 git;  // one libgit2 initialisation for all the images (see LibGit2)
   auto enr = enrollment::load(context.images_file);
   std::vector<const enrollment::Image*> images;

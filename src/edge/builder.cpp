@@ -15,6 +15,8 @@
 #include "imgfactory/error.hpp"
 #include "imgfactory/fsutil.hpp"
 #include "imgfactory/reference.hpp"
+#include "imgfactory/source.hpp"
+#include "imgfactory/tagrule.hpp"
 #include "imgfactory/state_fields.hpp"
 
 namespace imgf::builder {
@@ -158,105 +160,169 @@ class Workspace {
   bool owned_ = false;
 };
 
-// Checkout of the enrolled source into <workspace>/src: local.dir copied and its patches
-// applied with `git apply`, or a shallow clone of source.repo at source.branch.
+// What the build builds, in <workspace>/src, by the original's two modes (enrollment::build_mode):
+// local.dockerfile: a copy of local.dir; upstream: the source's commit, written from the git
+// cache (src/edge/source.cpp: libgit2, insteadOf, GITHUB_TOKEN/GITLAB_TOKEN), patched; and
+// imgfactory's own local-only form: a copy of local.dir, patched.
 struct Checkout {
+  enrollment::BuildMode mode = enrollment::BuildMode::local_dir;
   fs::path src;
   fs::path dockerfile;
   fs::path context;
-  std::string source_url;
+  fs::path origin;       // local.dir in the state repository (local modes)
+  fs::path repository;   // the git repository holding `revision` (upstream: the cache's)
+  std::string source_url;  // org.opencontainers.image.source
   std::string revision;
   std::vector<std::string> describe;  // for --dry-run
 };
 
+// org.opencontainers.image.source as the original wrote it: https://github.com/<source.repo>
+// (gitlab.com for provider gitlab; a URL as it is, without credentials), and in local.dockerfile
+// mode without a source https://github.com/<repository>.
+std::string source_label(const enrollment::Image& img) {
+  if (img.source) {
+    const auto& s = *img.source;
+    if (s.repo.find("://") != std::string::npos || s.repo.rfind("git@", 0) == 0) return without_userinfo(s.repo);
+    std::string r = s.repo;
+    if (r.size() > 4 && r.ends_with(".git")) r.resize(r.size() - 4);
+    return std::string("https://") + (s.provider == "gitlab" ? "gitlab.com" : "github.com") + "/" + r;
+  }
+  return "https://github.com/" + img.repository;
+}
+
+// A path of the local block (state-root-relative, as Local::version_path/patch_path give it)
+// that does not exist. When the same name exists relative to the state root — the form
+// imgfactory used to read — say so: the original resolves it inside local.dir.
+[[noreturn]] void missing_local_file(const enrollment::Image& img, const fs::path& state_dir,
+                                     const std::string& images_file, const std::string& what,
+                                     const std::string& written, const fs::path& looked_at) {
+  std::string hint = what == "versionFile" ? "versionFile is relative to local.dir (as in the original Image Factory)"
+                                           : "a patch file without '/' is relative to local.dir, one with '/' to the "
+                                             "state root (as in the original Image Factory)";
+  std::error_code ec;
+  if (fs::exists(in_state_repo(state_dir, written), ec) && img.local && img.local->dir != ".")
+    hint += "; '" + written + "' exists relative to the state root: write it relative to local.dir '" +
+            img.local->dir + "'";
+  throw input_error(what + " '" + written + "' of '" + img.name + "' does not exist (looked at " + looked_at.string() +
+                        ")",
+                    images_file, img.local ? img.local->line : img.line, hint);
+}
+
 Checkout plan_checkout(const enrollment::Image& img, const fs::path& state_dir, const fs::path& images_file,
-                       const fs::path& workspace) {
+                       const fs::path& workspace, const std::string& revision) {
   Checkout c;
+  c.mode = enrollment::build_mode(img);
   c.src = workspace / "src";
-  if (img.local) {
+  c.source_url = source_label(img);
+  if (c.mode != enrollment::BuildMode::upstream) {
     const auto& l = *img.local;
-    fs::path origin = in_state_repo(state_dir, l.dir);
+    c.origin = in_state_repo(state_dir, l.dir);
     std::error_code ec;
-    if (!fs::is_directory(origin, ec))
+    if (!fs::is_directory(c.origin, ec))
       throw input_error("local.dir '" + l.dir + "' of '" + img.name + "' is not a directory (looked at " +
-                            origin.string() + ")",
+                            c.origin.string() + ")",
                         images_file.string(), l.line, "local.dir is relative to the state directory (--state-dir)");
-    if (!fs::exists(origin / l.dockerfile, ec))
-      throw input_error("the Dockerfile '" + l.dockerfile + "' of '" + img.name + "' is not in " + origin.string(),
+    if (!fs::exists(c.origin / l.dockerfile, ec))
+      throw input_error("the Dockerfile '" + l.dockerfile + "' of '" + img.name + "' is not in " + c.origin.string(),
                         images_file.string(), l.line);
+    if (!revision.empty())
+      throw input_error("--revision names a commit of source.repo; '" + img.name + "' builds local.dir '" + l.dir +
+                            "' of the state repository",
+                        images_file.string(), l.line, "leave out --revision (an empty value is accepted)");
     c.dockerfile = c.src / l.dockerfile;
     c.context = c.src;
-    GitInfo gi = git_info(origin);
+    GitInfo gi = git_info(c.origin);
     c.revision = gi.revision;
-    c.source_url = gi.origin;
-    c.describe.push_back("copy " + origin.string() + " to " + c.src.string());
-    for (const auto& p : l.patch_files)
-      c.describe.push_back(proc::format_argv({"git", "apply", "--whitespace=nowarn", in_state_repo(state_dir, p).string()}));
+    c.repository = c.origin;
+    if (c.mode == enrollment::BuildMode::local_dir && !img.source) c.source_url = gi.origin;
+    c.describe.push_back("copy " + c.origin.string() + " to " + c.src.string());
+    if (c.mode == enrollment::BuildMode::local_dir)
+      for (const auto& p : l.patch_files)
+        c.describe.push_back(proc::format_argv(
+            {"git", "apply", "--whitespace=nowarn", in_state_repo(state_dir, l.patch_path(p)).string()}));
   } else {
     const auto& s = *img.source;
-    c.source_url = without_userinfo(s.url());
     c.dockerfile = c.src / s.dockerfile;
-    if (s.context.empty()) c.context = c.dockerfile.parent_path();  // the Dockerfile's directory
-    else if (s.context == ".") c.context = c.src;
-    else c.context = c.src / s.context;
-    c.describe.push_back(proc::format_argv(
-        {"git", "clone", "--depth", "1", "--single-branch", "--branch", s.branch, s.url(), c.src.string()}));
+    c.context = s.context.empty() || s.context == "." ? c.src : c.src / s.context;  // the original: the root
+    c.describe.push_back("git source " + s.repo + " (branch " + s.branch + ")" +
+                         (revision.empty() ? std::string() : " at " + revision) + " into " + c.src.string());
+    if (img.local)
+      for (const auto& p : img.local->patch_files)
+        c.describe.push_back(proc::format_argv(
+            {"git", "apply", "--whitespace=nowarn", in_state_repo(state_dir, img.local->patch_path(p)).string()}));
   }
   return c;
 }
 
-void do_checkout(Checkout& c, const enrollment::Image& img, const fs::path& state_dir, const fs::path& images_file,
-                 const fs::path& workspace, proc::Runner& runner) {
-  auto stream = [](const char* label) {
-    return [label](std::string_view l) { spdlog::info("[{}] {}", label, l); };
-  };
-  if (img.local) {
-    const auto& l = *img.local;
+void apply_patches(const Checkout& c, const enrollment::Image& img, const fs::path& state_dir,
+                   const fs::path& images_file, const fs::path& workspace, proc::Runner& runner) {
+  const auto& l = *img.local;
+  for (const auto& patch : l.patch_files) {
+    fs::path p = fs::absolute(in_state_repo(state_dir, l.patch_path(patch)));
     std::error_code ec;
-    fs::copy(in_state_repo(state_dir, l.dir), c.src, fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
-    if (ec) throw failure("cannot copy local.dir '" + l.dir + "' into the workspace: " + ec.message());
-    for (const auto& patch : l.patch_files) {
-      fs::path p = fs::absolute(in_state_repo(state_dir, patch));
-      if (!fs::is_regular_file(p, ec))
-        throw input_error("patch file '" + patch + "' of '" + img.name + "' does not exist (looked at " + p.string() + ")",
-                          images_file.string(), l.line, "patchFiles are relative to the state directory");
-      proc::Spec spec;
-      spec.argv = {"git", "apply", "--whitespace=nowarn", p.string()};
-      spec.cwd = c.src;
-      // Outside any repository: git apply then patches the directory as patch(1) would.
-      spec.env_set = {{"GIT_CEILING_DIRECTORIES", workspace.string()}};
-      spec.on_stderr_line = stream("patch");
-      spdlog::info("[patch] $ {}", proc::format_argv(spec.argv));
-      proc::Result r = runner.run(spec);
-      proc::throw_if_interrupted();
-      if (!r.ok()) {
-        std::string first = r.err.substr(0, r.err.find('\n'));
-        throw failure("patch '" + patch + "' does not apply to local.dir '" + l.dir + "' (git apply " + r.describe() + ")",
-                      images_file.string(), l.line, first.empty() ? "" : "git apply: " + first);
-      }
+    if (!fs::is_regular_file(p, ec))
+      missing_local_file(img, state_dir, images_file.string(), "patch file", patch, p);
+    proc::Spec spec;
+    spec.argv = {"git", "apply", "--whitespace=nowarn", p.string()};
+    spec.cwd = c.src;
+    // Outside any repository: git apply then patches the directory as patch(1) would.
+    spec.env_set = {{"GIT_CEILING_DIRECTORIES", workspace.string()}};
+    spec.on_stderr_line = [](std::string_view line) { spdlog::info("[patch] {}", line); };
+    spdlog::info("[patch] $ {}", proc::format_argv(spec.argv));
+    proc::Result r = runner.run(spec);
+    proc::throw_if_interrupted();
+    if (!r.ok()) {
+      std::string first = r.err.substr(0, r.err.find('\n'));
+      std::string onto = c.mode == enrollment::BuildMode::upstream
+                             ? img.source->repo + " (branch " + img.source->branch + ", " + c.revision.substr(0, 12) + ")"
+                             : "local.dir '" + l.dir + "'";
+      throw failure("patch '" + patch + "' does not apply to " + onto + " (git apply " + r.describe() + ")",
+                    images_file.string(), l.line, first.empty() ? "" : "git apply: " + first);
     }
+  }
+}
+
+void do_checkout(Checkout& c, const enrollment::Image& img, const fs::path& state_dir, const fs::path& images_file,
+                 const fs::path& workspace, proc::Runner& runner, const Options& o) {
+  if (c.mode != enrollment::BuildMode::upstream) {
+    std::error_code ec;
+    fs::copy(c.origin, c.src, fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
+    if (ec) throw failure("cannot copy local.dir '" + img.local->dir + "' into the workspace: " + ec.message());
+    // The original's local.dockerfile mode applies no patches.
+    if (c.mode == enrollment::BuildMode::local_dir) apply_patches(c, img, state_dir, images_file, workspace, runner);
     return;
   }
   const auto& s = *img.source;
-  proc::Spec spec;
-  spec.argv = {"git", "clone", "--depth", "1", "--single-branch", "--branch", s.branch, s.url(), c.src.string()};
-  spec.on_stderr_line = stream("checkout");
-  spec.on_stdout_line = stream("checkout");
-  spec.env_set = {{"GIT_TERMINAL_PROMPT", "0"}};
-  spdlog::info("[checkout] $ {}", proc::format_argv(spec.argv));
-  proc::Result r = runner.run(spec);
-  proc::throw_if_interrupted();
-  if (!r.ok())
-    throw failure("cannot clone " + c.source_url + " at branch '" + s.branch + "' (git " + r.describe() + ")",
-                  images_file.string(), s.line, "check source.repo and source.branch, and git credentials");
-  c.revision = git_info(c.src).revision;
+  source::Options so;
+  so.state_dir = state_dir;
+  so.cache_dir = o.cache_dir;
+  so.runner = &runner;
+  source::Cache cache(so);
+  c.revision = cache.export_source(s, o.revision, c.src);
+  c.repository = cache.repository_dir(s);
   std::error_code ec;
   if (!fs::exists(c.dockerfile, ec))
-    throw input_error("the Dockerfile '" + s.dockerfile + "' is not in " + c.source_url + " at branch " + s.branch,
+    throw input_error("the Dockerfile '" + s.dockerfile + "' is not in " + s.repo + " (branch " + s.branch +
+                          ", commit " + c.revision.substr(0, 12) + ")",
                       images_file.string(), s.line);
+  if (!s.context.empty() && s.context != ".") (void)source::inside(c.src, s.context, "source.context");
+  if (img.local) apply_patches(c, img, state_dir, images_file, workspace, runner);
 }
 
 }  // namespace
+
+void replay_version_bump(const fs::path& version_file, const std::string& bumped) {
+  std::error_code ec;
+  if (fs::is_regular_file(version_file, ec)) {
+    const std::string there = trim(fsutil::read_file(version_file));
+    const auto a = tagrule::parse_semver(there, false), b = tagrule::parse_semver(bumped, false);
+    if (there == bumped || (a && b && tagrule::compare(*a, *b) >= 0)) {
+      spdlog::info("{} already holds {} on the new tip: kept", version_file.string(), there);
+      return;
+    }
+  }
+  fsutil::atomic_write(version_file, bumped + "\n");
+}
 
 int run(const Options& o, const Context& ctx) {
   if (ctx.runner == nullptr) throw failure("internal: build needs a runner");
@@ -295,21 +361,31 @@ int run(const Options& o, const Context& ctx) {
   // [inputs] issue 12 (src/edge/build_inputs.cpp): --base, --if-changed, timestamps, layer cache.
   inputs::BuildHooks hooks(o, ctx, img, [&](const std::string& rel) { return in_state_repo(ctx.state_dir, rel); });
 
-  TagInputs ti;
+  // The tag rule shared with synth's Warehouses (tagrule::decide): --tag, else the version
+  // file's version (local.versionFile, inside local.dir, "-<suffix>" with --suffix), else
+  // currentVersion bumped; every push also pushes `latest`; the version file is bumped after
+  // a push without --suffix.
+  tagrule::Inputs ti;
   ti.explicit_tag = o.tag;
   ti.increment = o.increment;
   ti.suffix = o.suffix;
+  fs::path version_file;
   if (img.local && !img.local->version_file.empty()) {
-    fs::path vf = in_state_repo(ctx.state_dir, img.local->version_file);
+    version_file = in_state_repo(ctx.state_dir, img.local->version_path());
     std::error_code ec;
-    if (!fs::is_regular_file(vf, ec))
-      throw input_error("versionFile '" + img.local->version_file + "' of '" + img.name + "' does not exist (looked at " +
-                            vf.string() + ")",
-                        images_file, img.local->line);
-    ti.version_file = trim(fsutil::read_file(vf));
+    if (!fs::is_regular_file(version_file, ec))
+      missing_local_file(img, ctx.state_dir, images_file, "versionFile", img.local->version_file, version_file);
+    ti.has_version_file = true;
+    ti.version_file = trim(fsutil::read_file(version_file));
+    if (ti.version_file.empty())
+      throw input_error("versionFile '" + img.local->version_file + "' of '" + img.name + "' is empty (" +
+                            version_file.string() + ")",
+                        images_file, img.local->line, "write the next version into it, e.g. 1.0.0");
   }
-  if (o.increment != Increment::none) ti.current_version = current_version(layout, img.name);
-  std::string tag = resolve_tag(ti);
+  ti.current_version = current_version(layout, img.name);
+  const tagrule::Decision decision = tagrule::decide(ti, tagrule::image_selection(img, images_file));
+  const std::string tag = decision.tag;
+  spdlog::info("tag {} ({})", tag, decision.origin);
 
   std::string reference;
   bool push = !o.local && !o.no_push;
@@ -333,10 +409,11 @@ int run(const Options& o, const Context& ctx) {
     temp = t && *t ? fs::path(t) : fs::path("/tmp");
   }
   Workspace ws(fs::absolute(temp), img.name, !o.dry_run);
-  Checkout co = plan_checkout(img, ctx.state_dir, ctx.images_file, ws.path());
-  if (!o.dry_run) do_checkout(co, img, ctx.state_dir, ctx.images_file, ws.path(), *ctx.runner);
+  Checkout co = plan_checkout(img, ctx.state_dir, ctx.images_file, ws.path(), o.revision);
+  if (!o.dry_run) do_checkout(co, img, ctx.state_dir, ctx.images_file, ws.path(), *ctx.runner, o);
   // [inputs] pin the base images, learn the inputs; --if-changed may end here, before any buildah.
-  if (!o.dry_run && hooks.prepare(co.dockerfile, ws.path(), co.src, co.revision, platforms, build_args, reference))
+  if (!o.dry_run &&
+      hooks.prepare(co.dockerfile, ws.path(), co.repository, co.revision, platforms, build_args, reference))
     return 0;
 
   std::string now = ctx.now ? ctx.now() : state::utc_now_iso8601();
@@ -351,7 +428,11 @@ int run(const Options& o, const Context& ctx) {
   in.dockerfile = co.dockerfile;
   in.context = co.context;
   in.build_args = build_args;
-  in.labels = oci_labels(co.source_url, hooks.revision(co.revision), hooks.created(), tag, img.name);  // [inputs]
+  in.labels = oci_labels(co.source_url, hooks.revision(co.revision), hooks.created(), tag, img.name,  // [inputs]
+                         img.name + " (built by image-factory)");  // the original's description
+  if (push)
+    for (const auto& t : decision.tags)
+      if (t != tag) in.also_tags.push_back(t);
   in.isolation = isolation;
   hooks.apply(in);  // [inputs] pinned Dockerfiles (labels inside), --timestamp, --target, --cache-from/--cache-to
   Plan plan = make_plan(in);
@@ -382,6 +463,7 @@ int run(const Options& o, const Context& ctx) {
   res.reference = reference;
   res.tag = tag;
   res.pushed = push;
+  if (push) res.tags = decision.tags;
   std::string captured = out.captured["inspect"];
   if (o.local) {
     res.platforms.push_back(PlatformDigest{platforms.front().str(), trim(captured)});
@@ -413,6 +495,15 @@ int run(const Options& o, const Context& ctx) {
     state::update_image_state(layout, img.name, rec.fields);
     hooks.pushed(reference);  // [inputs]
     spdlog::info("recorded {} {} in {}", tag, res.digest, layout.image_state(img.name).string());
+    if (!version_file.empty() && !decision.bumped_version.empty()) {
+      // The original's "Bump version" step: the file names the next version; part of the
+      // state change (--git-commit), re-applied by the replay on a newer tip.
+      rec.version_file = version_file;
+      rec.version_before = ti.version_file;
+      rec.bumped_version = decision.bumped_version;
+      fsutil::atomic_write(version_file, decision.bumped_version + "\n");
+      spdlog::info("bumped {} to {}", version_file.string(), decision.bumped_version);
+    }
     if (ctx.on_recorded) ctx.on_recorded(rec);
   }
   std::string text = o.json ? render_result_json(res) : render_result_text(res);

@@ -70,6 +70,31 @@ bool tracking_is(git_repository* repo, const std::string& tracking, const git_oi
   return git_reference_name_to_id(&local, repo, tracking.c_str()) == 0 && git_oid_equal(&local, &tip) != 0;
 }
 
+// GITHUB_TOKEN / GITLAB_TOKEN for an https fetch of `url` from `effective` (after insteadOf):
+// only to the provider's own host, never to a mirror elsewhere.
+FetchPayload payload_for(const enrollment::Source& src, const std::string& url, const std::string& effective) {
+  FetchPayload payload;
+  if (effective.rfind("https://", 0) == 0 || effective.rfind("http://", 0) == 0) {
+    const bool same_host = host_of(effective) == host_of(url);
+    const char* env = src.provider == "gitlab" ? "GITLAB_TOKEN" : "GITHUB_TOKEN";
+    payload.token_env = env;
+    if (const char* t = std::getenv(env); t && *t) {
+      if (same_host) {
+        payload.token = t;
+        payload.token_user = src.provider == "gitlab" ? "oauth2" : "x-access-token";
+      } else {
+        payload.withheld = true;
+      }
+    }
+  }
+  return payload;
+}
+
+bool is_hex_id(std::string_view s) {
+  return s.size() == GIT_OID_HEXSZ &&
+         std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
 [[noreturn]] void throw_interrupted_or(Error e) {
   proc::throw_if_interrupted();
   throw e;
@@ -249,20 +274,7 @@ const Cache::Fetched& Cache::fetch(const enrollment::Source& src) {
     const std::string effective = apply_instead_of(url, rules_);
     if (effective != url) spdlog::debug("{}: fetching from {} (url.insteadOf)", url, effective);
     spdlog::info("fetching {} branch {}", effective, src.branch);
-    FetchPayload payload;
-    if (effective.rfind("https://", 0) == 0 || effective.rfind("http://", 0) == 0) {
-      const bool same_host = host_of(effective) == host_of(url);
-      const char* env = src.provider == "gitlab" ? "GITLAB_TOKEN" : "GITHUB_TOKEN";
-      payload.token_env = env;
-      if (const char* t = std::getenv(env); t && *t) {
-        if (same_host) {
-          payload.token = t;
-          payload.token_user = src.provider == "gitlab" ? "oauth2" : "x-access-token";
-        } else {
-          payload.withheld = true;
-        }
-      }
-    }
+    FetchPayload payload = payload_for(src, url, effective);
     git_remote_create_options ropts = GIT_REMOTE_CREATE_OPTIONS_INIT;
     ropts.repository = repo.p;
     ropts.name = nullptr;
@@ -408,7 +420,7 @@ const Cache::Fetched& Cache::fetch(const enrollment::Source& src) {
 Checkout Cache::checkout(const enrollment::Image& image) {
   proc::throw_if_interrupted();
   Checkout c;
-  if (image.local) {
+  if (image.local && enrollment::build_mode(image) != enrollment::BuildMode::upstream) {
     const auto& l = *image.local;
     if (state_root_.empty()) state_root_ = fs::weakly_canonical(options_.state_dir);
     const fs::path& root = state_root_;
@@ -417,7 +429,7 @@ Checkout Cache::checkout(const enrollment::Image& image) {
     std::error_code ec;
     if (!fs::is_directory(c.dir, ec))
       throw failure("local.dir '" + l.dir + "' of image '" + image.name + "' is not a directory", c.dir.string());
-    c.dockerfile = inside_canonical(root, (fs::path(l.dir) / l.dockerfile).string(), "local.dockerfile");
+    c.dockerfile = inside_canonical(root, l.dockerfile_path(), "local.dockerfile");
     if (!fs::is_regular_file(c.dockerfile, ec))
       throw failure("the Dockerfile '" + l.dockerfile + "' of image '" + image.name + "' does not exist in " + l.dir,
                     c.dockerfile.string());
@@ -436,9 +448,94 @@ Checkout Cache::checkout(const enrollment::Image& image) {
   if (!fs::is_regular_file(c.dockerfile, ec))
     throw failure("the Dockerfile '" + src.dockerfile + "' does not exist in " + src.repo + " (branch " + src.branch +
                   ", commit " + f.revision.substr(0, 12) + ")");
-  c.context = src.context.empty() || src.context == "." ? (src.context.empty() ? c.dockerfile.parent_path() : c.dir)
-                                                        : inside_canonical(c.dir, src.context, "source.context");
+  // The original built with the repository root as context; source.context narrows it.
+  c.context = src.context.empty() || src.context == "." ? c.dir : inside_canonical(c.dir, src.context, "source.context");
   return c;
+}
+
+std::string Cache::export_source(const enrollment::Source& src, const std::string& revision, const fs::path& target) {
+  proc::throw_if_interrupted();
+  if (!revision.empty() && !is_hex_id(revision))
+    throw input_error("--revision '" + revision + "' is not a full commit id (40 lowercase hex digits)", {}, 0,
+                      "give the commit as git rev-parse prints it");
+  const Fetched& f = fetch(src);
+  if (!f.error.empty()) throw_interrupted_or(Error(f.code, f.error));
+  const std::string label = src.repo + " (branch " + src.branch + ")";
+  const std::string want = revision.empty() ? f.revision : revision;
+  fsutil::FileLock lock(options_.cache_dir / (cache_key(src.url(), src.branch) + ".lock"), 600000);
+  Repo repo;
+  if (git_repository_open(repo.out(), f.dir.c_str()) != 0)
+    throw failure("cannot open the cached repository " + f.dir.string() + ": " + git_error_text());
+  git_oid oid{};
+  git_oid_fromstr(&oid, want.c_str());
+  auto present = [&] {
+    git_commit* c = nullptr;
+    if (git_commit_lookup(&c, repo.p, &oid) != 0) return false;
+    git_commit_free(c);
+    return true;
+  };
+  if (!present()) {
+    // A revision the (shallow) cache does not hold: fetched by id, else the branch's whole history.
+    if (options_.offline)
+      throw failure("commit " + want + " of " + label + " is not in the cache " + f.dir.string() +
+                    " and --offline was given");
+    if (!proc::find_executable("git"))
+      throw failure("commit " + want + " of " + label + " is not in the cache " + f.dir.string() +
+                    ", and fetching one commit needs git on PATH");
+    const std::string url = src.url();
+    const std::string effective = apply_instead_of(url, rules_);
+    const FetchPayload payload = payload_for(src, url, effective);
+    ShallowFetch sf{f.dir, effective, src.branch,
+                    payload.token.empty() ? std::string() : basic_auth_header(payload.token_user, payload.token),
+                    options_.io_timeout};
+    proc::SystemRunner system_runner;
+    proc::Runner& runner = options_.runner ? *options_.runner : system_runner;
+    repo.reset();
+    sf.revision = want;
+    spdlog::info("fetching commit {} of {}", want.substr(0, 12), label);
+    ShallowOutcome got = shallow_fetch(sf, runner);
+    proc::throw_if_interrupted();
+    if (git_repository_open(repo.out(), f.dir.c_str()) != 0)
+      throw failure("cannot open the cached repository " + f.dir.string() + ": " + git_error_text());
+    if (!got.ok || !present()) {
+      // A server that refuses unadvertised objects: the branch's whole history instead.
+      spdlog::info("{}: fetching commit by id failed ({}); fetching the history of branch {}", label,
+                   got.ok ? "not sent" : got.error, src.branch);
+      if (git_repository_is_shallow(repo.p) != 1)  // the whole branch is here already
+        throw failure("commit " + want + " is not in " + label, {}, 0,
+                      "check --revision: it must be a commit of source.repo");
+      repo.reset();
+      sf.revision.clear();
+      sf.unshallow = true;
+      got = shallow_fetch(sf, runner);
+      proc::throw_if_interrupted();
+      if (git_repository_open(repo.out(), f.dir.c_str()) != 0)
+        throw failure("cannot open the cached repository " + f.dir.string() + ": " + git_error_text());
+      if (!got.ok) throw failure("cannot fetch the history of " + label + " from " + effective + ": " + got.error);
+      if (!present())
+        throw failure("commit " + want + " is not in " + label, {}, 0,
+                      "check --revision: it must be a commit of source.repo");
+    }
+  }
+  Object commit;
+  if (git_object_lookup(commit.out(), repo.p, &oid, GIT_OBJECT_COMMIT) != 0)
+    throw failure("cannot read commit " + want + " of " + label + ": " + git_error_text());
+  std::error_code ec;
+  fs::create_directories(target, ec);
+  if (ec) throw failure("cannot create " + target.string() + ": " + ec.message());
+  git_checkout_options copts = GIT_CHECKOUT_OPTIONS_INIT;
+  // Into the build workspace, leaving the cache's own work tree and index alone.
+  copts.checkout_strategy = GIT_CHECKOUT_FORCE | GIT_CHECKOUT_DONT_UPDATE_INDEX;
+  const std::string target_s = target.string();
+  copts.target_directory = target_s.c_str();
+  if (git_checkout_tree(repo.p, commit.p, &copts) != 0)
+    throw failure("cannot write commit " + want + " of " + label + " into " + target_s + ": " + git_error_text());
+  spdlog::info("{} at {} checked out into the build workspace", label, want.substr(0, 12));
+  return want;
+}
+
+fs::path Cache::repository_dir(const enrollment::Source& src) const {
+  return options_.cache_dir / cache_key(src.url(), src.branch);
 }
 
 Checkout checkout(const enrollment::Image& image, const Options& options) {

@@ -51,14 +51,14 @@ proc::Spec shallow_fetch_spec(const ShallowFetch& f) {
             "-c",
             "protocol.ext.allow=never",
             "fetch",
-            "--depth=1",
+            f.unshallow ? "--unshallow" : "--depth=1",
             "--no-tags",
             "--no-recurse-submodules",
             "--no-write-fetch-head",
             "--progress",  // output while it works: silence means a stuck connection
             "--",
             f.url,
-            "+refs/heads/" + f.branch + ":refs/remotes/origin/" + f.branch};
+            f.revision.empty() ? "+refs/heads/" + f.branch + ":refs/remotes/origin/" + f.branch : f.revision};
   s.env_set = {{"GIT_TERMINAL_PROMPT", "0"}, {"GCM_INTERACTIVE", "never"}, {"LC_ALL", "C"}};
   if (!f.auth_header.empty()) {
     // Appended to the caller's own GIT_CONFIG_COUNT entries (insteadOf rules may be there).

@@ -15,7 +15,7 @@ cat >"$S/images.yaml" <<'YAML'
   repository: team/app
   local:
     dir: app
-    versionFile: app/VERSION
+    versionFile: VERSION
 - name: patched
   registry: reg.example:5000
   repository: team/patched
@@ -26,7 +26,7 @@ cat >"$S/images.yaml" <<'YAML'
 - name: upstream
   repository: library/debian
 YAML
-printf 'name: app\ncurrentVersion: 2.9.9\n' >"$S/images/app.yaml"
+printf 'name: app\ncurrentVersion: 2.3.3\n' >"$S/images/app.yaml"
 export TMPDIR="$T_TMP/tmp"
 mkdir -p "$TMPDIR"
 unset REGISTRY BUILDAH_ISOLATION
@@ -41,11 +41,13 @@ expect_out_contains "buildah build --isolation chroot --platform linux/arm64 " "
 expect_out_contains "buildah manifest add reg.example:5000/team/app:2.3.4 containers-storage:localhost/imgfactory-build/team/app:2.3.4-linux-arm64" "assemble argv"
 expect_out_contains "buildah manifest push --all --digestfile $TMPDIR/imgfactory-build-app-XXXXXX/manifest-list.digest reg.example:5000/team/app:2.3.4 docker://reg.example:5000/team/app:2.3.4" "push argv"
 expect_out_contains "skopeo inspect --raw docker://reg.example:5000/team/app:2.3.4" "read-back argv"
+expect_out_contains "skopeo copy --all --preserve-digests docker://reg.example:5000/team/app:2.3.4 docker://reg.example:5000/team/app:latest" "latest: the same manifest list, digests preserved"
+expect_out_contains "org.opencontainers.image.description=app (built by image-factory)" "the original's description label"
 [[ -z "$(ls -A "$TMPDIR")" ]] && pass "dry run creates no workspace" || fail "dry run left $(ls "$TMPDIR")"
 
 run "$IMGFACTORY" --state-dir "$S" build app --dry-run --increment minor --suffix RC/1 --platform linux/arm64 --registry other.example
 expect_rc 0 "--increment minor --suffix"
-expect_out_contains "docker://other.example/team/app:2.10.0-rc-1" "next minor after currentVersion 2.9.9, suffix, --registry"
+expect_out_contains "docker://other.example/team/app:2.3.4-rc-1" "the version file's version with the suffix (--increment only says what is bumped), --registry"
 if grep -q -- "--platform linux/amd64" "$T_TMP/out"; then fail "--platform linux/arm64 still builds amd64"; else pass "--platform narrows the platforms"; fi
 
 REGISTRY=env.example run "$IMGFACTORY" --state-dir "$S" build app --dry-run --tag 7
@@ -111,7 +113,26 @@ expect_rc 2 "an unknown name among several images"
 run "$IMGFACTORY" --state-dir "$S" build app patched --dry-run
 expect_rc 0 "several images"
 expect_out_contains "# imgfactory build plan for reg.example:5000/team/app:2.3.4" "first image's plan"
-expect_out_contains "# imgfactory build plan for reg.example:5000/team/patched:latest" "second image's plan"
+expect_out_contains "# imgfactory build plan for reg.example:5000/team/patched:0.0.1" "second image's plan (no version file, never built: the first version)"
+
+# --- the original's paths: versionFile and patchFiles inside local.dir (issue 11) ------------
+S2="$T_TMP/state2"
+mkdir -p "$S2/app"
+cp "$S/app/Dockerfile" "$S/app/hello.txt" "$S/app/VERSION" "$S2/app/"
+printf -- '- name: app\n  registry: reg.example\n  repository: team/app\n  local:\n    dir: app\n    versionFile: app/VERSION\n' >"$S2/images.yaml"
+run "$IMGFACTORY" --state-dir "$S2" build app --dry-run
+expect_rc 2 "versionFile written relative to the state root (imgfactory's old form)"
+expect_err_contains "versionFile 'app/VERSION' of 'app' does not exist" "names the file"
+expect_err_contains "images.yaml:5" "points at the local block"
+expect_err_contains "write it relative to local.dir 'app'" "says how to write it"
+
+run "$IMGFACTORY" --state-dir "$S" build app patched --dry-run --revision "$(printf '%040d' 1)"
+expect_rc 2 "--revision with several images"
+run "$IMGFACTORY" --state-dir "$S" build app --dry-run --revision "$(printf '%040d' 1)"
+expect_rc 2 "--revision for an image built from local.dir"
+expect_err_contains "--revision names a commit of source.repo" "says why"
+run "$IMGFACTORY" --state-dir "$S" build app --dry-run --revision ""
+expect_rc 0 "an empty --revision is 'not given' (Kargo Jobs pass it when the Freight has no commit)"
 
 # --- a patch that does not apply: exit 1, named, nothing built -----------------------------
 run "$IMGFACTORY" --state-dir "$S" build patched --tag 1

@@ -9,7 +9,7 @@ be_init
 be_enrol 'RUN uname -m > /arch
 COPY hello.txt /hello.txt' '    patchFiles:
       - patches/hello.patch
-    versionFile: app/VERSION'
+    versionFile: VERSION'
 echo "1.4.0" >"$STATE/app/VERSION"
 mkdir -p "$STATE/patches"
 cat >"$STATE/patches/hello.patch" <<'PATCH'
@@ -72,7 +72,7 @@ grep -qx "currentVersion: 1.4.0" "$statef" && pass "state file holds currentVers
 grep -qE "^lastBuilt: '[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z'$" "$statef" && pass "state file holds lastBuilt" || fail "state: $(cat "$statef")"
 buildah manifest inspect "$REG/e2e/app:1.4.0" >/dev/null 2>&1 && pass "local manifest list kept after the push" || fail "local manifest list missing"
 
-# --- --increment patch: the next version after the state's currentVersion -------------------
+# --- the version file, bumped by the first push (1.4.0 -> 1.4.1), is the next tag ---------------
 run "$IMGFACTORY" --state-dir "$STATE" build app --increment patch --format json --build-arg "BASE=$BASE" --jobs 1
 expect_rc 0 "build --increment patch --jobs 1"
 [[ "$(json '["tag"]' <"$T_TMP/out")" == "1.4.1" ]] && pass "--increment patch built 1.4.1" || fail "tag $(cat "$T_TMP/out")"

@@ -47,6 +47,10 @@ struct Fake {
     PResult r;
     r.exit_code = 0;
     const auto& a = s.argv;
+    if (a.size() > 1 && a[0] == "skopeo" && a[1] == "copy") {  // `latest`: the same index under another tag
+      served[a.back().substr(std::string("docker://").size())] = served[a[a.size() - 2].substr(std::string("docker://").size())];
+      return r;
+    }
     if (a[0] == "skopeo") {
       std::string ref = a.back().substr(std::string("docker://").size());
       auto it = served.find(ref);
@@ -91,8 +95,11 @@ struct Fixture {
     quiet.level = "error";
     imgf::log::setup(quiet);
     dir.write("state/images.yaml",
-              "- name: app\n  registry: r.example:5000\n  repository: team/app\n  local:\n    dir: app\n"
-              "- name: two\n  registry: r.example:5000\n  repository: team/two\n  local:\n    dir: two\n");
+              // Digest: the builds push `latest` alone (the tag rule, include/imgfactory/tagrule.hpp)
+              "- name: app\n  registry: r.example:5000\n  repository: team/app\n  imageSelectionStrategy: Digest\n"
+              "  local:\n    dir: app\n"
+              "- name: two\n  registry: r.example:5000\n  repository: team/two\n  imageSelectionStrategy: Digest\n"
+              "  local:\n    dir: two\n");
     dir.write("state/app/Dockerfile", "ARG BASE=r.example:5000/team/base:1.0\nFROM ${BASE}\nCOPY hello.txt /\n");
     dir.write("state/app/hello.txt", "hello\n");
     dir.write("state/two/Dockerfile", "FROM r.example:5000/team/base:1.0\n");
@@ -148,7 +155,8 @@ TEST(BuildInputsRun, PinsTheBaseRecordsInputsAndSkipsWhenNothingChanged) {
     // The labels are one LABEL instruction at the end (not one buildah step per --label).
     EXPECT_EQ(content, "ARG BASE=r.example:5000/team/base:1.0\nFROM r.example:5000/team/base@" + D(arm ? '2' : '1') +
                            "\nCOPY hello.txt /\nLABEL org.opencontainers.image.created=\"1970-01-01T00:00:00Z\" "
-                           "org.opencontainers.image.version=\"latest\" org.opencontainers.image.title=\"app\"\n");
+                           "org.opencontainers.image.version=\"latest\" org.opencontainers.image.title=\"app\" "
+                           "org.opencontainers.image.description=\"app (built by image-factory)\"\n");
   }
   EXPECT_EQ(imgf::test::read_file(f.state / "app/Dockerfile"),
             "ARG BASE=r.example:5000/team/base:1.0\nFROM ${BASE}\nCOPY hello.txt /\n")
@@ -179,7 +187,7 @@ TEST(BuildInputsRun, PinsTheBaseRecordsInputsAndSkipsWhenNothingChanged) {
   EXPECT_EQ(out, R"({"image":"app","reference":"r.example:5000/team/app:latest","tag":"latest","digest":")" +
                      digest_of(fake.app_index) +
                      R"(","platforms":[{"platform":"linux/amd64","digest":"sha256:aaaa"},)"
-                     R"({"platform":"linux/arm64","digest":"sha256:bbbb"}],"pushed":false,"skipped":true})"
+                     R"({"platform":"linux/arm64","digest":"sha256:bbbb"}],"pushed":false,"skipped":true,"tags":[]})"
                      "\n");
   EXPECT_EQ(count(*second, "buildah"), 0);
   EXPECT_EQ(count(*second, "skopeo"), 2) << "the base's digest and the pushed tag's";

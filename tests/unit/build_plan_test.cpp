@@ -240,17 +240,43 @@ TEST(BuildResult, TransientRegistryErrors) {
 
 TEST(BuildResult, JsonAndText) {
   Result r{"app", "r.example/t/app:1", "1", "sha256:ff", {{"linux/amd64", "sha256:aa"}}, true};
+  r.tags = {"1", "latest"};
   EXPECT_EQ(render_result_json(r),
             R"({"image":"app","reference":"r.example/t/app:1","tag":"1","digest":"sha256:ff",)"
-            R"("platforms":[{"platform":"linux/amd64","digest":"sha256:aa"}],"pushed":true,"skipped":false})"
+            R"("platforms":[{"platform":"linux/amd64","digest":"sha256:aa"}],"pushed":true,"skipped":false,)"
+            R"("tags":["1","latest"]})"
             "\n");
+  EXPECT_EQ(render_result_text(r), "pushed r.example/t/app:1@sha256:ff\n  linux/amd64  sha256:aa\n  also tagged latest\n");
+  r.tags.clear();
   Result skipped = r;
   skipped.pushed = false;
   skipped.skipped = true;
-  EXPECT_NE(render_result_json(skipped).find(R"("pushed":false,"skipped":true})"), std::string::npos);
+  EXPECT_NE(render_result_json(skipped).find(R"("pushed":false,"skipped":true,"tags":[]})"), std::string::npos);
   EXPECT_EQ(render_result_text(skipped), "unchanged, not built: r.example/t/app:1@sha256:ff\n  linux/amd64  sha256:aa\n");
   r.digest.clear();
   r.pushed = false;
   EXPECT_NE(render_result_json(r).find(R"("digest":null)"), std::string::npos);
   EXPECT_EQ(render_result_text(r), "built r.example/t/app:1\n  linux/amd64  sha256:aa\n");
+}
+
+// The original pushes every build as its version and as `latest`: the second tag is the same
+// manifest list, copied in the registry with its digests preserved, after the read-back.
+TEST(BuildPlan, AlsoTagsCopyTheListAfterTheReadBack) {
+  PlanInput in = sample_input();
+  in.also_tags = {"latest"};
+  Plan p = make_plan(in);
+  ASSERT_GE(p.stages.size(), 2u);
+  const Stage& last = p.stages.back();
+  EXPECT_EQ(last.name, "tag");
+  ASSERT_EQ(last.steps.size(), 1u);
+  EXPECT_EQ(last.steps[0].argv, (std::vector<std::string>{"skopeo", "copy", "--all", "--preserve-digests",
+                                                          "docker://127.0.0.1:5000/team/app:1.2.3",
+                                                          "docker://127.0.0.1:5000/team/app:latest"}));
+  EXPECT_TRUE(last.steps[0].retry);
+  EXPECT_EQ(p.stages[p.stages.size() - 2].name, "inspect") << "after the digest was read back";
+  in.push = false;
+  for (const auto& st : make_plan(in).stages) EXPECT_NE(st.name, "tag") << "nothing pushed: nothing tagged";
+  const auto labels = oci_labels("u", "", "", "1", "app", "app (built by image-factory)");
+  EXPECT_EQ(labels.back(), (std::pair<std::string, std::string>{"org.opencontainers.image.description",
+                                                                 "app (built by image-factory)"}));
 }

@@ -51,7 +51,7 @@ TEST(Enrollment, ParsesTheOriginalFormat) {
   local:
     dir: apps/app
     patchFiles: [patches/a.patch]
-    versionFile: apps/app/VERSION
+    versionFile: VERSION
 )",
                  "images.yaml");
   ASSERT_EQ(e.images.size(), 3u);
@@ -70,6 +70,64 @@ TEST(Enrollment, ParsesTheOriginalFormat) {
   EXPECT_EQ(a.local->dockerfile, "Dockerfile");
   EXPECT_EQ(a.local->patch_files, std::vector<std::string>{"patches/a.patch"});
   EXPECT_EQ(a.repository_url(), "127.0.0.1:5000/team/app");
+}
+
+// The original Image Factory's `local` block (its _generate_build_workflow, issue 11): paths
+// inside local.dir, a patch with a '/' from the state root, and the two build modes.
+TEST(Enrollment, LocalPathsAndBuildModesAsTheOriginal) {
+  auto e = parse(R"(- name: tool
+  repository: t/tool
+  source:
+    repo: up/tool
+    dockerfile: docker/Dockerfile
+  local:
+    dir: local/tool
+    patchFiles: [fix.patch, patches/shared.patch]
+    versionFile: VERSION
+- name: cli
+  repository: t/cli
+  source:
+    repo: t/cli
+  local:
+    dir: local/cli
+    dockerfile: Containerfile
+    versionFile: meta/VERSION
+- name: rootfile
+  repository: t/root
+  source:
+    repo: t/root
+  local:
+    dockerfile: Dockerfile.root
+    versionFile: VERSION
+- name: own
+  repository: t/own
+  local:
+    dir: apps/own
+- name: plain
+  repository: t/plain
+  source:
+    repo: t/plain
+)",
+                 "images.yaml");
+  const Local& tool = *e.get("tool").local;
+  EXPECT_EQ(build_mode(e.get("tool")), BuildMode::upstream) << "local without dockerfile next to a source";
+  EXPECT_EQ(tool.version_path(), "local/tool/VERSION");
+  EXPECT_EQ(tool.patch_path("fix.patch"), "local/tool/fix.patch") << "a bare name: inside local.dir";
+  EXPECT_EQ(tool.patch_path("patches/shared.patch"), "patches/shared.patch") << "with a '/': from the state root";
+  EXPECT_FALSE(tool.has_dockerfile);
+  const Local& cli = *e.get("cli").local;
+  EXPECT_EQ(build_mode(e.get("cli")), BuildMode::local_dockerfile);
+  EXPECT_EQ(cli.dockerfile_path(), "local/cli/Containerfile");
+  EXPECT_EQ(cli.version_path(), "local/cli/meta/VERSION") << "versionFile is always joined to local.dir";
+  const Local& root = *e.get("rootfile").local;
+  EXPECT_EQ(build_mode(e.get("rootfile")), BuildMode::local_dockerfile);
+  EXPECT_EQ(root.dir, ".") << "no dir: the state root, as the original";
+  EXPECT_EQ(root.dockerfile_path(), "Dockerfile.root");
+  EXPECT_EQ(root.version_path(), "VERSION");
+  EXPECT_EQ(build_mode(e.get("own")), BuildMode::local_dir) << "no source: imgfactory's local.dir build";
+  EXPECT_EQ(e.get("own").local->dockerfile_path(), "apps/own/Dockerfile");
+  EXPECT_EQ(build_mode(e.get("plain")), BuildMode::upstream);
+  EXPECT_TRUE(e.get("plain").source->context.empty()) << "context: the repository root unless given";
 }
 
 TEST(Enrollment, RefusesBadInputWithFileAndLine) {

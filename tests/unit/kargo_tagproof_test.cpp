@@ -70,8 +70,8 @@ Proof prove_images(const fs::path& root) {
     // the build Job: `imgfactory build IMAGE` (no --tag, --suffix, --increment)
     tagrule::Inputs job;
     job.has_version_file = img.local && !img.local->version_file.empty();
-    if (job.has_version_file && fs::exists(root / img.local->version_file))
-      job.version_file = fsutil::read_file(root / img.local->version_file);
+    if (job.has_version_file && fs::exists(root / img.local->version_path()))
+      job.version_file = fsutil::read_file(root / img.local->version_path());
     job.current_version = in.images.at(img.name).current_version.value;
     tagrule::Decision d;
     try {
@@ -159,13 +159,13 @@ void write_every_kind(const imgf::test::TempDir& dir) {
       {"src-latest", src, "latest", ""},
       {"src-v-prefix", src, "v1.9.9", ""},
       {"src-calver", src, "2024.01.15", ""},
-      {"local-versionfile", "  local:\n    dir: local/NAME\n    versionFile: local/NAME/VERSION\n", "1.2.2", "1.2.3\n"},
-      {"local-versionfile-short", "  local:\n    dir: local/NAME\n    versionFile: local/NAME/VERSION\n", "", "1.2\n"},
-      {"local-versionfile-v", "  local:\n    dir: local/NAME\n    versionFile: local/NAME/VERSION\n", "v1.9.9",
+      {"local-versionfile", "  local:\n    dir: local/NAME\n    versionFile: VERSION\n", "1.2.2", "1.2.3\n"},
+      {"local-versionfile-short", "  local:\n    dir: local/NAME\n    versionFile: VERSION\n", "", "1.2\n"},
+      {"local-versionfile-v", "  local:\n    dir: local/NAME\n    versionFile: VERSION\n", "v1.9.9",
        "v2.0.0\n"},
       {"local-no-versionfile", "  local:\n    dir: local/NAME\n    dockerfile: Containerfile\n", "3.0.0", ""},
       {"upstream", src + "  local:\n    dir: local/NAME\n    patchFiles:\n      - patches/NAME.patch\n"
-                        "    versionFile: local/NAME/VERSION\n", "3.0.9", "3.1.0\n"},
+                        "    versionFile: VERSION\n", "3.0.9", "3.1.0\n"},
       {"allowtags", "  allowTags: ^[0-9]+\\.[0-9]+\\.[0-9]+$\n" + src, "1.0.0", ""},
       {"allowtags-v", "  allowTags: ^v[0-9]\n" + src, "v0.1.0", ""},
       {"digest", "  imageSelectionStrategy: Digest\n" + src, "", ""},

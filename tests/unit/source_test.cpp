@@ -162,7 +162,7 @@ TEST(SourceGit, ClonesFetchesChecksOutAndWorksOffline) {
   EXPECT_EQ(imgf::test::read_file(first.dockerfile), "FROM alpine:3.19\n");
   EXPECT_EQ(first.revision.size(), 40u);
   EXPECT_EQ(first.dir.parent_path(), fs::canonical(o.state_dir / ".image-factory-cache"));
-  EXPECT_EQ(first.context, first.dockerfile.parent_path());
+  EXPECT_EQ(first.context, first.dir) << "no source.context: the repository root, as the original";
   // A marker proves the next run fetches into the same clone instead of cloning again.
   fs::path marker = first.dir / ".git" / "imgf-marker";
   { std::ofstream(marker) << "x"; }
