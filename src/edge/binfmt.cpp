@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -59,7 +60,7 @@ struct Writer {
 };
 
 void ident(Writer& w, const ElfId& id) {
-  for (std::uint8_t b : {0x7f, 'E', 'L', 'F'}) w.u8(b);
+  for (const char b : {'\x7f', 'E', 'L', 'F'}) w.u8(static_cast<std::uint8_t>(b));
   w.u8(id.elf_class);
   w.u8(id.data);
   w.u8(1);  // EV_CURRENT

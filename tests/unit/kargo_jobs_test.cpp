@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
+#include <functional>
+#include <map>
 #include <set>
 
 #include "imgfactory/error.hpp"
@@ -51,7 +53,7 @@ std::set<std::string> set_of(const YAML::Node& seq) {
 
 std::map<std::string, YAML::Node> env_of(const YAML::Node& container) {
   std::map<std::string, YAML::Node> out;
-  for (const auto& e : container["env"]) out[e["name"].as<std::string>()] = e;
+  for (const YAML::Node& e : container["env"]) out[e["name"].as<std::string>()] = e;
   return out;
 }
 
