@@ -82,7 +82,7 @@ TEST(KargoJobs, TemplateArgsDeclareDefaultsForTheOptionalOnes) {
   ASSERT_EQ(analyze.size(), 2u);
   EXPECT_EQ(analyze[1]["name"].as<std::string>(), "revision");
   EXPECT_EQ(analyze[1]["value"].as<std::string>(), "");
-  EXPECT_NE(m.yaml.find("          value: \"\"\n"), std::string::npos) << "the empty default is written quoted";
+  EXPECT_NE(m.yaml.find("    - name: baseRef\n      value: \"\"\n"), std::string::npos) << "the empty default is written quoted";
 }
 
 TEST(KargoJobs, TheBuildJobBuildsPinsRecordsAndPushes) {
