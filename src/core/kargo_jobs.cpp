@@ -72,13 +72,17 @@ Node root_checkout_context() {
 
 // The capabilities buildah needs as root inside the pod's user namespace (all of them
 // namespaced: they act on the pod's own user namespace and its mounts only): SYS_ADMIN for
-// unshare/mount of the build's namespaces (RuntimeDefault allows them only with it),
-// SYS_CHROOT for chroot isolation, SETUID/SETGID for RUN steps that change user and
-// supplementary groups, CHOWN/DAC_OVERRIDE/FOWNER/FSETID/SETFCAP to extract layers with
-// other owners, modes and file capabilities.
+// unshare/mount of the build's namespaces (RuntimeDefault allows them only with it; without
+// it buildah takes root for rootless and tries a user namespace), SYS_CHROOT for chroot
+// isolation, and buildah's default capability set for RUN steps (containers.conf
+// default_capabilities: CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL, NET_BIND_SERVICE, SETFCAP,
+// SETGID, SETPCAP, SETUID, SYS_CHROOT), which a RUN step cannot get when the bounding set
+// lacks one ("error setting capabilities for process": measured by the kube e2e harness,
+// tests/e2e/job_pod.sh, with Docker's default seccomp profile).
 const std::vector<std::string>& userns_capabilities() {
-  static const std::vector<std::string> caps = {"CHOWN",  "DAC_OVERRIDE", "FOWNER",    "FSETID",   "SETFCAP",
-                                                "SETGID", "SETUID",       "SYS_ADMIN", "SYS_CHROOT"};
+  static const std::vector<std::string> caps = {"CHOWN",  "DAC_OVERRIDE", "FOWNER", "FSETID",    "KILL",
+                                                "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID",
+                                                "SYS_ADMIN", "SYS_CHROOT"};
   return caps;
 }
 

@@ -157,8 +157,8 @@ TEST(KargoJobs, UsernsModeRunsRootInThePodsUserNamespace) {
   EXPECT_FALSE(sc["privileged"]);
   EXPECT_EQ(set_of(sc["capabilities"]["drop"]), std::set<std::string>{"ALL"});
   EXPECT_EQ(set_of(sc["capabilities"]["add"]),
-            (std::set<std::string>{"CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "SETFCAP", "SETGID", "SETUID",
-                                   "SYS_ADMIN", "SYS_CHROOT"}));
+            (std::set<std::string>{"CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "NET_BIND_SERVICE", "SETFCAP",
+                                   "SETGID", "SETPCAP", "SETUID", "SYS_ADMIN", "SYS_CHROOT"}));
   EXPECT_EQ(sc["seccompProfile"]["type"].as<std::string>(), "RuntimeDefault");
   EXPECT_FALSE(sc["appArmorProfile"]);
   const auto env = env_of(c);
