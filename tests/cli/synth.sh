@@ -90,9 +90,10 @@ def walk(x, path):
         for i, v in enumerate(x):
             walk(v, f"{path}[{i}]")
     else:
-        ints = ("runAsUser", "runAsGroup", "fsGroup", "discoveryLimit", "backoffLimit", "activeDeadlineSeconds")
+        ints = ("runAsUser", "runAsGroup", "fsGroup", "discoveryLimit", "backoffLimit", "activeDeadlineSeconds",
+                "defaultMode")
         bools = ("direct", "autoPromotionEnabled", "optional", "readOnly", "runAsNonRoot", "allowPrivilegeEscalation",
-                 "strictSemvers", "automountServiceAccountToken")
+                 "strictSemvers", "automountServiceAccountToken", "hostUsers", "privileged")
         leaf = path.rsplit(".", 1)[-1]
         if leaf in ints: assert type(x) is int, f"{path}: {x!r}"
         elif leaf in bools: assert type(x) is bool, f"{path}: {x!r}"
