@@ -59,6 +59,9 @@ struct Image {
   std::string allow_tags;                // regex, external images
   std::string image_selection_strategy;  // SemVer | Lexical | NewestBuild | Digest
   int allow_tags_line = 0;
+  // platforms: (os/arch[/variant], validated); empty: build's default, linux/amd64 + linux/arm64.
+  std::vector<std::string> platforms;
+  int platforms_line = 0;
 
   // Built by us (has a source or a local dir) as opposed to an external image we only watch.
   [[nodiscard]] bool managed() const { return source.has_value() || local.has_value(); }

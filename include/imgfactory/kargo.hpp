@@ -140,6 +140,19 @@ Input load_input(const enrollment::Layout& layout, enrollment::Enrollment enroll
 // ---------------------------------------------------------------------------------------
 // Options and rendering.
 
+// How the build Job's pod may run buildah (docs/synth.md "Cluster set-up"):
+//   userns     — the pod in its own user namespace (hostUsers: false); the build container is
+//                root inside it with namespaced SYS_ADMIN and a few file capabilities, seccomp
+//                RuntimeDefault, vfs storage, chroot isolation (Kubernetes >= 1.30 with
+//                UserNamespacesSupport, an idmap-capable runtime);
+//   rootless   — the seed's: uid 1000, SETUID/SETGID with privilege escalation (newuidmap),
+//                seccomp and AppArmor Unconfined (RuntimeDefault refuses unshare without
+//                SYS_ADMIN), vfs storage;
+//   privileged — privileged: true, root, the image's overlay storage.
+enum class BuildSecurity { userns, rootless, privileged };
+std::optional<BuildSecurity> parse_build_security(std::string_view text);
+std::string_view to_string(BuildSecurity mode);
+
 struct Options {
   std::string namespace_name = "image-factory-kargo";
   std::string builder_image = "ghcr.io/craigedmunds/image-factory:latest";
@@ -168,7 +181,26 @@ struct Options {
   // Above this many Stages the ProjectConfig selects Stages by label instead of listing
   // them by name (keeps the object far below the 1.5 MiB etcd limit).
   std::size_t max_named_policies = 1000;
+
+  // ---- the Jobs (kargo_jobs.cpp)
+  BuildSecurity build_security = BuildSecurity::userns;
+  // A registry repository for buildah's layer cache (--cache-from/--cache-to), shared by every
+  // image (cache entries are keyed by content); empty: no registry cache.
+  std::string cache_repo;
+  // The identity of the state commits the Jobs push (IMGFACTORY_GIT_AUTHOR_NAME/_EMAIL).
+  std::string git_author_name = "imgfactory";
+  std::string git_author_email = "imgfactory@localhost";
+  // Where the manifests live inside the state directory (relative to it): the analyze Job
+  // regenerates them there, with these very options, and pushes them with its state in one
+  // commit. Empty: the manifests are not kept in the state repository and the analyze Job
+  // does not regenerate them.
+  std::string manifests_path = "dist/image-factory.k8s.yaml";
 };
+
+// The `synth` options that reproduce `o` exactly, as the analyze Job passes them to
+// `analyze --synth` (every option that changes the output, defaults included, so a builder
+// image with other defaults renders the same bytes). Flag names are synth's.
+std::vector<std::string> synth_flags(const Options& o);
 
 // Throws imgf::Error (exit 2) for an invalid namespace, builder image, interval, secret name...
 void validate(const Options& options);

@@ -1,3 +1,5 @@
+#include <optional>
+
 #include "analyze_dockerfile.hpp"
 #include "analyze_enrollment.hpp"
 #include "commands.hpp"
@@ -16,6 +18,9 @@ struct AnalyzeOptions {
   std::string graph;
   std::string git_timeout = "30s";
   bool digests = false;  // [inputs] issue 12
+  // --synth PATH: regenerate the manifests after recording (the analyze Job).
+  std::string synth;
+  std::shared_ptr<ManifestFlags> manifests;
   // One Dockerfile.
   AnalyzeDockerfileOptions dockerfile;
 };
@@ -37,6 +42,11 @@ Command add_analyze(CLI::App& root) {
                   "give up on a git host that does not connect or answer for this long (default 30s)");
   app->add_flag("--digests", opts->digests,
                 "also ask each base image's registry for its digest and record it (currentDigest, lastChecked, ...)");
+  app->add_option("--synth", opts->synth,
+                  "then regenerate the Kargo manifests into PATH (relative to the state directory) with the synth "
+                  "options given here, in the same --git-commit");
+  opts->manifests = add_manifest_flags(
+      app->add_option_group("synth options", "with --synth: the options of `imgfactory synth` (see its --help)"));
   app->add_option("--format", opts->dockerfile.format, "text or json (and ast with --dockerfile)")
       ->check(CLI::IsMember({"text", "json", "ast"}));
   app->add_option("--dockerfile", opts->dockerfile.dockerfile, "analyze this one Dockerfile; writes nothing");
@@ -51,6 +61,11 @@ Command add_analyze(CLI::App& root) {
       return run_analyze_dockerfile(opts->dockerfile);
     }
     if (opts->dockerfile.format == "ast") throw input_error("--format ast needs --dockerfile FILE");
+    std::optional<kargo::Options> ko;
+    if (!opts->synth.empty()) {
+      if (opts->dry_run) throw input_error("--synth writes the manifests; leave out --dry-run");
+      ko = manifest_options(*opts->manifests, opts->synth);  // bad flags before any work
+    }
     AnalyzeEnrollmentOptions e;
     e.images = opts->images;
     e.cache_dir = opts->cache_dir;
@@ -60,7 +75,9 @@ Command add_analyze(CLI::App& root) {
     e.format = opts->dockerfile.format;
     e.git_timeout = opts->git_timeout;
     e.digests = opts->digests;
-    return run_analyze_enrollment(e, g);
+    const int code = run_analyze_enrollment(e, g);
+    if (code == 0 && ko) write_manifests(g, *ko, g.state_dir / ko->manifests_path);
+    return code;
   };
   return cmd;
 }

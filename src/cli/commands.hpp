@@ -5,8 +5,10 @@
 #include <CLI/CLI.hpp>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <string>
 
+#include "imgfactory/kargo.hpp"
 #include "imgfactory/log.hpp"
 
 namespace imgf::gitstate {
@@ -32,6 +34,16 @@ struct Command {
   CLI::App* app = nullptr;
   std::function<int(const Globals&)> run;
 };
+
+// The options of `synth` that shape the manifests, shared with `analyze --synth` (the analyze
+// Job passes synth's own effective options back, kargo::synth_flags), so both parse them alike.
+struct ManifestFlags;
+std::shared_ptr<ManifestFlags> add_manifest_flags(CLI::App* app);
+// The validated kargo::Options the flags give; `manifests_path` as given.
+kargo::Options manifest_options(const ManifestFlags& flags, const std::string& manifests_path);
+// Renders the manifests into `out` (written only when the content changes) and, with
+// --git-commit, records them in the run's commit. Returns whether the file changed.
+bool write_manifests(const Globals& g, const kargo::Options& ko, const std::filesystem::path& out);
 
 Command add_analyze(CLI::App& root);
 Command add_synth(CLI::App& root);

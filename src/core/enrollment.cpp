@@ -140,11 +140,28 @@ Local read_local(const Reader& rd, const YAML::Node& n) {
   return l;
 }
 
+// platforms: a non-empty list of distinct os/arch[/variant] that buildah can build.
+void read_platforms(const Reader& rd, const YAML::Node& list, Image& img) {
+  img.platforms_line = line_of(list);
+  if (!list.IsSequence() || list.size() == 0)
+    rd.fail(list, "platforms must be a non-empty list such as [linux/amd64, linux/arm64]");
+  static const RE2 re(R"(linux/(amd64(/v[1-4])?|arm64(/v8)?|arm/v[5-7]|386|ppc64le|s390x|riscv64|mips64le|loong64))");
+  for (const auto& item : list) {
+    const std::string p = rd.nonempty(item, "platforms entry");
+    if (!RE2::FullMatch(p, re))
+      rd.fail(item, "platform '" + p + "' is not one buildah builds",
+              "linux/ARCH[/VARIANT]: amd64, arm64, arm/v7, arm/v6, 386, ppc64le, s390x, riscv64");
+    if (std::find(img.platforms.begin(), img.platforms.end(), p) != img.platforms.end())
+      rd.fail(item, "platform '" + p + "' is listed twice");
+    img.platforms.push_back(p);
+  }
+}
+
 Image read_image(const Reader& rd, const YAML::Node& n) {
   if (!n.IsMap()) rd.fail(n, "each enrolled image must be a mapping with at least a name");
   rd.check_keys(n,
                 {"name", "registry", "repository", "source", "rebuildDelay", "autoRebuild", "updates",
-                 "allowTags", "imageSelectionStrategy", "local"},
+                 "allowTags", "imageSelectionStrategy", "local", "platforms"},
                 "image entry");
   Image img;
   img.line = line_of(n);
@@ -199,6 +216,7 @@ Image read_image(const Reader& rd, const YAML::Node& n) {
       rd.fail(n["allowTags"], "allowTags is not a valid regular expression: " + re.error(),
               "Kargo evaluates it as a Go (RE2) regular expression");
   }
+  if (const auto& p = n["platforms"]) read_platforms(rd, p, img);
   if (n["imageSelectionStrategy"]) {
     img.image_selection_strategy = rd.str(n["imageSelectionStrategy"], "imageSelectionStrategy");
     static const std::set<std::string> strategies = {"SemVer", "Lexical", "NewestBuild", "Digest"};

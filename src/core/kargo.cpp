@@ -182,6 +182,23 @@ void validate(const Options& o) {
                     RE2::FullMatch(o.state_path, RE2(R"([A-Za-z0-9._/-]+)"));
     if (!ok) throw bad("state path '" + o.state_path + "' must be a relative path inside the state repository");
   }
+  auto relative_path_ok = [](const std::string& p) {
+    return !p.empty() && p.front() != '/' && p.find("..") == std::string::npos &&
+           RE2::FullMatch(p, RE2(R"([A-Za-z0-9._/-]+)"));
+  };
+  if (!o.manifests_path.empty() && !relative_path_ok(o.manifests_path))
+    throw bad("manifests path '" + o.manifests_path + "' must be a relative path inside the state directory");
+  if (!o.cache_repo.empty()) {
+    static const RE2 repo_re(R"([a-z0-9][a-z0-9._-]*(:[0-9]+)?(/[a-z0-9][a-z0-9._-]*)+)");
+    if (o.cache_repo.size() > 255 || !RE2::FullMatch(o.cache_repo, repo_re))
+      throw bad("cache repository '" + o.cache_repo + "' is not a registry repository",
+                "e.g. ghcr.io/acme/image-factory-cache (no tag or digest)");
+  }
+  for (const auto* s : {&o.git_author_name, &o.git_author_email})
+    if (s->empty() || s->size() > 200 || s->find_first_of("<>\n\r\"") != std::string::npos)
+      throw bad("git author '" + *s + "' must be a non-empty single line without <, > or quotes");
+  if (o.git_author_email.find('@') == std::string::npos)
+    throw bad("git author email '" + o.git_author_email + "' is not an email address");
   for (const auto& [k, v] : o.namespace_labels)
     if (!valid_label_key(k) || !valid_label_value(v))
       throw bad("namespace label '" + k + "=" + v + "' is not a valid Kubernetes label",

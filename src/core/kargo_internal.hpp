@@ -34,6 +34,7 @@ inline constexpr const char* kBuildTemplate = "image-factory-build";
 inline constexpr const char* kHome = "/home/builder";
 inline constexpr const char* kWorkspace = "/workspace";
 inline constexpr const char* kRegistryAuthDir = "/run/secrets/registry";
+inline constexpr const char* kGitCredentialsDir = "/run/secrets/git";
 inline constexpr int kImageDiscoveryLimit = 10;
 inline constexpr int kGitDiscoveryLimit = 5;
 

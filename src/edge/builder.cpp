@@ -11,7 +11,9 @@
 #include <cstring>
 
 #include "imgfactory/build_inputs.hpp"
+#include "imgfactory/binfmt.hpp"
 #include "imgfactory/builder.hpp"
+#include "imgfactory/dockerfile.hpp"
 #include "imgfactory/error.hpp"
 #include "imgfactory/fsutil.hpp"
 #include "imgfactory/reference.hpp"
@@ -252,6 +254,37 @@ void do_checkout(Checkout& c, const enrollment::Image& img, const fs::path& stat
                       images_file.string(), s.line);
 }
 
+// Whether the Dockerfile runs anything (RUN) in the build: without RUN, a foreign platform
+// needs no emulation.
+bool has_run_step(const fs::path& dockerfile) {
+  std::error_code ec;
+  if (!fs::is_regular_file(dockerfile, ec)) return true;
+  const auto ast = dockerfile::parse(fsutil::read_file(dockerfile), dockerfile.string());
+  for (const auto& n : ast.children) {
+    std::string v = n.value;
+    for (char& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (v == "run") return true;
+  }
+  return false;
+}
+
+void check_binfmt(const std::string& image, const fs::path& dockerfile, const std::vector<Platform>& platforms,
+                  const Context& ctx) {
+  const std::string m = ctx.host_machine.empty() ? host_machine() : ctx.host_machine;
+  const auto host = platform_for_machine(m);
+  if (!host) return;
+  std::vector<std::string> names;
+  for (const auto& p : platforms)
+    if (!binfmt::native(p.str(), host->str())) names.push_back(p.str());
+  if (names.empty() || !has_run_step(dockerfile)) return;
+  binfmt::ProbeOptions po;
+  po.runner = ctx.runner;
+  po.temp_dir = ctx.temp_dir;
+  if (const char* d = std::getenv("IMGFACTORY_BINFMT_MISC"); d && *d) po.binfmt_dir = d;  // tests
+  if (const char* e = std::getenv("IMGFACTORY_BINFMT_EXEC_PROBE"); e && std::string_view(e) == "0") po.exec_probe = false;
+  binfmt::require(binfmt::probe(names, host->str(), po), image, host->str());
+}
+
 }  // namespace
 
 int run(const Options& o, const Context& ctx) {
@@ -274,7 +307,8 @@ int run(const Options& o, const Context& ctx) {
     if (!p) throw input_error("--local: unknown host machine '" + m + "'", {}, 0, "use --platform and --no-push instead");
     platforms.push_back(*p);
   } else {
-    platforms = parse_platforms(o.platforms);
+    // --platform, else the image's `platforms:` in images.yaml, else linux/amd64 + linux/arm64
+    platforms = parse_platforms(o.platforms.empty() ? img.platforms : o.platforms);
   }
 
   std::vector<std::pair<std::string, std::string>> build_args;
@@ -334,6 +368,9 @@ int run(const Options& o, const Context& ctx) {
   // [inputs] pin the base images, learn the inputs; --if-changed may end here, before any buildah.
   if (!o.dry_run && hooks.prepare(co.dockerfile, ws.path(), co.src, co.revision, platforms, build_args, reference))
     return 0;
+  // A foreign platform's RUN steps need qemu binfmt: fail here, naming the platform, rather than
+  // deep inside buildah with "exec format error".
+  if (!o.dry_run && !o.local) check_binfmt(img.name, co.dockerfile, platforms, ctx);
 
   std::string now = ctx.now ? ctx.now() : state::utc_now_iso8601();
   PlanInput in;

@@ -6,10 +6,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <csignal>
 #include <deque>
 #include <mutex>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "imgfactory/builder.hpp"
 #include "imgfactory/error.hpp"
@@ -39,17 +42,64 @@ class Tail {
     for (const auto& l : lines_) out += l + "\n";
     return out;
   }
-  // The last line that mentions an error, else the last non-empty line.
+  // The cause for the error message: the last line that reports an error (logrus's
+  // `time=".." level=error msg=".."` reduced to its msg) and, when that line says nothing
+  // specific (buildah's "(Unable to determine exit status)", a bare "exit status 1"), the
+  // error lines before it up to the first specific one: at most 3 lines, oldest first,
+  // joined by "; ". Else the last non-empty line.
   std::string cause() const {
     std::lock_guard<std::mutex> lock(mu_);
-    for (auto it = lines_.rbegin(); it != lines_.rend(); ++it) {
-      std::string low = *it;
-      for (char& c : low) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      if (low.find("error") != std::string::npos) return *it;
+    std::vector<std::string> picked;
+    for (auto it = lines_.rbegin(); it != lines_.rend() && picked.size() < 3; ++it) {
+      if (!reports_error(*it)) continue;
+      std::string text = plain(*it);
+      if (std::find(picked.begin(), picked.end(), text) != picked.end()) continue;
+      const bool generic = is_generic(text);
+      picked.push_back(std::move(text));
+      if (!generic) break;
     }
-    for (auto it = lines_.rbegin(); it != lines_.rend(); ++it)
-      if (!it->empty()) return *it;
-    return {};
+    if (picked.empty()) {
+      for (auto it = lines_.rbegin(); it != lines_.rend(); ++it)
+        if (!it->empty()) return plain(*it);
+      return {};
+    }
+    std::string out;
+    for (auto it = picked.rbegin(); it != picked.rend(); ++it) out += (out.empty() ? "" : "; ") + *it;
+    return out;
+  }
+
+  static std::string lower(std::string s) {
+    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+  }
+  static bool reports_error(const std::string& line) {
+    const std::string low = lower(line);
+    for (const char* k : {"error", "erro[", "fatal", "fata[", "operation not permitted", "permission denied"})
+      if (low.find(k) != std::string::npos) return true;
+    return false;
+  }
+  // `time="2024-.." level=error msg="x \"y\""` -> `x "y"`; `ERRO[0000] x` -> `x`; else as is.
+  static std::string plain(const std::string& line) {
+    if (const auto m = line.find(" msg=\""); m != std::string::npos && line.find("level=") != std::string::npos) {
+      std::string out;
+      for (std::size_t i = m + 6; i < line.size() && line[i] != '"'; ++i) {
+        if (line[i] == '\\' && i + 1 < line.size()) ++i;
+        out += line[i];
+      }
+      return out;
+    }
+    if (line.size() > 11 && (line.starts_with("ERRO[") || line.starts_with("FATA[") || line.starts_with("WARN["))) {
+      const auto close = line.find("] ");
+      if (close != std::string::npos && close < 16) return line.substr(close + 2);
+    }
+    return line;
+  }
+  static bool is_generic(const std::string& text) {
+    const std::string low = lower(text);
+    if (low.find("unable to determine exit status") != std::string::npos) return true;
+    std::string t = low;
+    for (const char* p : {"error: ", "error "}) if (t.starts_with(p)) t = t.substr(std::string_view(p).size());
+    return t.starts_with("exit status ") && t.find_first_not_of("0123456789", 12) == std::string::npos;
   }
 
  private:

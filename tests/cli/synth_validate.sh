@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Acceptance: every document synth writes for the bundled example, for our own test state
+# Acceptance: every document synth writes (in every --build-security mode) for the bundled example, for our own test state
 # repository and for the original tool's state repository (../shared) validates against
 # Kargo v1.11's schemas with ../shared/tools/validate-kargo.py.
 source "$(dirname "$0")/../lib/testlib.sh"
@@ -34,6 +34,13 @@ validate testdata-secret-mode "$IMGF_SOURCE_DIR/tests/data/synth/state" --state-
 validate testdata-no-spread "$IMGF_SOURCE_DIR/tests/data/synth/state" --rebuild-spread 0s --no-original-namespace-labels
 validate testdata-state-path "$IMGF_SOURCE_DIR/tests/data/synth/state" \
   --state-repo https://github.com/acme/platform.git --state-path image-factory
+
+# Every --build-security mode (the build Job's pod spec differs), with the Jobs' other options.
+for mode in userns rootless privileged; do
+  validate "testdata-$mode" "$IMGF_SOURCE_DIR/tests/data/synth/state" --build-security "$mode" \
+    --cache-repo ghcr.io/acme/image-factory-cache --git-author-name "Image Bot" --git-author-email bot@example.com
+  validate "fixture-$mode" "$SHARED_DIR/fixtures/image-factory-state" --build-security "$mode" --manifests-path ""
+done
 
 # The credential skeletons are Secrets with valid names.
 run "$IMGFACTORY" --state-dir "$IMGF_SOURCE_DIR/tests/data/synth/state" synth -o "$T_TMP/m.yaml" \

@@ -228,6 +228,55 @@ TEST(BuildExec, AFailedPlatformStopsThePlanAndIsNamed) {
   EXPECT_EQ(argvs.back(), Argv{"cleanup"});
 }
 
+// buildah's own output when the pod's seccomp profile refuses its user namespace (issue 10):
+// the cause, not only the generic last line, reaches the error.
+TEST(BuildExec, TheCauseLineBeforeAGenericOneReachesTheError) {
+  RecordingRunner runner([](const Spec& s) {
+    if (s.argv[0] == "prep") {
+      if (s.on_stderr_line) {
+        s.on_stderr_line("Error during unshare(CLONE_NEWUSER): Operation not permitted");
+        s.on_stderr_line("time=\"2026-01-01T00:00:00Z\" level=error msg=\"(Unable to determine exit status)\"");
+      }
+      PResult r;
+      r.exit_code = 1;
+      return r;
+    }
+    return ok();
+  });
+  Quiet q;
+  std::string msg;
+  EXPECT_EQ(exit_of([&] { execute(sample_plan(), runner, q.options()); }, &msg), 1);
+  EXPECT_NE(msg.find("prepare: Error during unshare(CLONE_NEWUSER): Operation not permitted; "
+                     "(Unable to determine exit status)"),
+            std::string::npos)
+      << msg;
+}
+
+TEST(BuildExec, TheCauseStopsAtTheLastSpecificErrorAndDropsLogrusDecoration) {
+  RecordingRunner runner([](const Spec& s) {
+    if (s.argv == Argv{"build", "arm64"} && s.on_stderr_line) {
+      s.on_stderr_line("STEP 2/3: RUN id");
+      s.on_stderr_line("ERRO[0000] an older error");
+      s.on_stderr_line("error running container: error setting supplemental groups list: operation not permitted");
+      s.on_stderr_line("some progress");
+      s.on_stderr_line("ERRO[0001] exit status 1");
+      PResult r;
+      r.exit_code = 1;
+      return r;
+    }
+    return ok();
+  });
+  Quiet q;
+  std::string msg;
+  EXPECT_EQ(exit_of([&] { execute(sample_plan(), runner, q.options()); }, &msg), 1);
+  EXPECT_NE(msg.find("linux/arm64: error running container: error setting supplemental groups list: operation not "
+                     "permitted; exit status 1"),
+            std::string::npos)
+      << msg;
+  EXPECT_EQ(msg.find("an older error"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find("ERRO["), std::string::npos) << msg;
+}
+
 TEST(BuildExec, MayFailStepsAreIgnored) {
   Plan plan = sample_plan();
   plan.stages[0].steps[0].may_fail = true;

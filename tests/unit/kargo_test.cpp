@@ -212,40 +212,7 @@ TEST(KargoSynth, StateRepositoryFromASecretWhenNotGiven) {
     }
 }
 
-TEST(KargoSynth, BuildJobRunsTheBuilderImageRootless) {
-  Options o = golden_options();
-  o.builder_image = "registry.example.com/tools/image-factory:1.2.3";
-  o.state_path = "image-factory";
-  const Manifests m = synthesize(load_state(data_dir() / "state"), o);
-  for (const auto& doc : parse_all(m.yaml)) {
-    if (doc["kind"].as<std::string>() != "AnalysisTemplate" ||
-        doc["metadata"]["name"].as<std::string>() != "image-factory-build")
-      continue;
-    const auto pod = doc["spec"]["metrics"][0]["provider"]["job"]["spec"]["template"]["spec"];
-    const auto c = pod["containers"][0];
-    EXPECT_EQ(c["image"].as<std::string>(), o.builder_image);
-    std::vector<std::string> args;
-    for (const auto& a : c["args"]) args.push_back(a.as<std::string>());
-    EXPECT_EQ(args, (std::vector<std::string>{"--state-dir", "/workspace/state/image-factory", "--log-format", "json",
-                                              "build", "{{args.image}}"}));
-    const auto sc = c["securityContext"];
-    EXPECT_EQ(sc["runAsUser"].as<int>(), 1000);
-    EXPECT_EQ(sc["runAsGroup"].as<int>(), 1000);
-    EXPECT_FALSE(sc["allowPrivilegeEscalation"].as<bool>());
-    EXPECT_EQ(sc["capabilities"]["drop"][0].as<std::string>(), "ALL");
-    std::set<std::string> add;
-    for (const auto& cap : sc["capabilities"]["add"]) add.insert(cap.as<std::string>());
-    EXPECT_EQ(add, (std::set<std::string>{"SETUID", "SETGID"}));
-    EXPECT_EQ(sc["seccompProfile"]["type"].as<std::string>(), "RuntimeDefault");
-    std::set<std::string> volumes;
-    for (const auto& v : pod["volumes"]) volumes.insert(v["name"].as<std::string>());
-    EXPECT_TRUE(volumes.contains("workspace") && volumes.contains("containers-storage") &&
-                volumes.contains("registry-auth"));
-    EXPECT_EQ(pod["initContainers"][0]["image"].as<std::string>(), o.builder_image);
-    return;
-  }
-  ADD_FAILURE() << "no image-factory-build AnalysisTemplate";
-}
+// The Jobs' pod specs per --build-security mode: tests/unit/kargo_jobs_test.cpp.
 
 TEST(KargoSynth, WorkflowOutsideGitHubFallsBackToTheBuildTemplate) {
   imgf::test::TempDir dir;
