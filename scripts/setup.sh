@@ -15,7 +15,7 @@ PACKAGES=(
   buildah podman skopeo docker-registry git qemu-user-static busybox-static uidmap
   fuse-overlayfs python3 python3-yaml python3-jsonschema jq hyperfine debootstrap
   # tests/e2e/job_pod.sh: plays the generated Job with runc under Docker's default seccomp profile
-  runc golang-github-docker-docker-dev
+  runc golang-github-docker-docker-dev catatonit slirp4netns
 )
 
 missing=()
