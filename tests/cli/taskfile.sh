@@ -76,38 +76,11 @@ if cli_md:
 def placeholder(sub):
     return set(sub_opts[sub]) <= {"-h", "--help"}
 
-# --- a small Go-template interpreter for what the Taskfile uses ---------------------------------
-TOKEN = re.compile(r"\{\{-?\s*(.*?)\s*-?\}\}", re.S)
+# --- the Go-template subset the Taskfile uses: the one interpreter of tests/lib/taskrun.py ---------
+sys.path.insert(0, os.path.join(src, "tests", "lib"))
+from taskrun import render as _render
 def render(template, env, all_true=None):
-    """env: var -> value. all_true: None evaluates conditions on env; True/False forces them."""
-    out, pos, stack = [], 0, []  # stack of (condition, in_else)
-    def active():
-        return all((c if not e else not c) for c, e in stack)
-    for m in TOKEN.finditer(template):
-        if active():
-            out.append(template[pos:m.start()])
-        pos = m.end()
-        expr = m.group(1)
-        if expr.startswith("if "):
-            var = expr[3:].strip().lstrip(".")
-            cond = bool(env.get(var)) if all_true is None else all_true
-            stack.append((cond, False))
-        elif expr == "else":
-            c, _ = stack.pop(); stack.append((c, True))
-        elif expr == "end":
-            stack.pop()
-        elif active():
-            m2 = re.match(r'^\.(\w+)(?:\s*\|\s*default\s+"([^"]*)")?$', expr)
-            if m2:
-                val = env.get(m2.group(1)) or m2.group(2) or ""
-                if not val and all_true and m2.group(1) != "CLI_ARGS":
-                    val = "VALUE"  # every variable set
-                out.append(val)
-            else:
-                out.append(env.get("*", "VALUE"))  # now | date ..., and other functions
-    if active():
-        out.append(template[pos:])
-    return "".join(out)
+    return _render(template, env, all_true, lenient=True)
 
 tf = yaml.safe_load(open(taskfile))
 tasks = tf.get("tasks", {})

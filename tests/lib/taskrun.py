@@ -21,7 +21,11 @@ import yaml
 TOKEN = re.compile(r"\{\{-?\s*(.*?)\s*-?\}\}", re.S)
 
 
-def render(template, env):
+def render(template, env, all_true=None, lenient=False):
+    """env: var -> value. all_true: None evaluates {{if}} on env; True/False forces every
+    condition (tests/cli/taskfile.sh renders both branches) and, when True, gives unset
+    variables a stand-in. lenient: other functions (now | date ...) render as env["*"] or a
+    stand-in instead of failing."""
     out, pos, stack = [], 0, []  # stack of (condition, in_else)
 
     def active():
@@ -33,7 +37,8 @@ def render(template, env):
         pos = m.end()
         expr = m.group(1)
         if expr.startswith("if "):
-            stack.append((bool(env.get(expr[3:].strip().lstrip("."))), False))
+            var = expr[3:].strip().lstrip(".")
+            stack.append((bool(env.get(var)) if all_true is None else all_true, False))
         elif expr == "else":
             c, _ = stack.pop()
             stack.append((c, True))
@@ -41,9 +46,15 @@ def render(template, env):
             stack.pop()
         elif active():
             m2 = re.match(r'^\.(\w+)(?:\s*\|\s*default\s+"([^"]*)")?$', expr)
-            if not m2:
+            if m2:
+                val = env.get(m2.group(1)) or m2.group(2) or ""
+                if not val and all_true and m2.group(1) != "CLI_ARGS":
+                    val = "VALUE"  # every variable set
+                out.append(val)
+            elif lenient:
+                out.append(env.get("*", "VALUE"))
+            else:
                 raise SystemExit(f"taskrun: unsupported template expression {{{{{expr}}}}}")
-            out.append(env.get(m2.group(1)) or m2.group(2) or "")
     if active():
         out.append(template[pos:])
     return "".join(out)
