@@ -101,7 +101,7 @@ cat >"$W/images.yaml" <<YAML
   repository: e2e/app
   local:
     dir: app
-    versionFile: app/VERSION
+    versionFile: VERSION   # relative to local.dir, as in the original
 YAML
 git -C "$W" add -A && git -C "$W" commit -q -m "enrol app" &&
   git -C "$W" push -q "$GIT_SRV/state.git" HEAD:refs/heads/main
@@ -168,6 +168,8 @@ if [[ -f "$R/images/app.yaml" ]]; then
   msg=$(git -C "$R" log -1 --format='%an <%ae>: %s')
   echo "# remote tip: $msg" >&2
   [[ "$msg" == *"build app 1.0.0"* ]] && pass "the commit message names the build" || fail "last commit: $msg"
+  [[ "$(cat "$R/app/VERSION" 2>/dev/null)" == "1.0.1" ]] && pass "the version file is bumped to 1.0.1 in the same push" ||
+    fail "app/VERSION on the remote: $(cat "$R/app/VERSION" 2>&1)"
 else
   fail "no images/app.yaml on the remote: $(git -C "$R" log --oneline | head -3)"
 fi
