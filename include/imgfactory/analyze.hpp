@@ -22,8 +22,10 @@ class Discoverer {
  public:
   virtual ~Discoverer() = default;
   // The external images a Dockerfile builds FROM (and copies from), in order of first
-  // appearance, without duplicates. `label` names the file in errors. Throws imgf::Error.
-  virtual std::vector<state::BaseRef> discover(std::string_view content, const std::string& label) = 0;
+  // appearance, without duplicates, over the given platforms (empty: build's default,
+  // linux/amd64 and linux/arm64). `label` names the file in errors. Throws imgf::Error.
+  virtual std::vector<state::BaseRef> discover(std::string_view content, const std::string& label,
+                                               const std::vector<std::string>& platforms = {}) = 0;
   // An image reference in the terms of the state files; nullopt when it is not one.
   virtual std::optional<state::BaseRef> parse(std::string_view reference) = 0;
 };

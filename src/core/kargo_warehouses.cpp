@@ -292,7 +292,11 @@ SourcePlan Planner::plan_source(const enrollment::Image& img) {
     }
     check_git(url, s.branch, images_file_, s.line);
     GitWatch g{url, s.branch, {clean_dir(s.dockerfile, true)}};
+    // What the build reads: the Dockerfile and, when the source is what is built (upstream
+    // mode), its context, whose default is the repository root (the original's), so that a
+    // commit changing a file the Dockerfile COPYs from the root makes Freight too.
     if (!s.context.empty()) g.dirs.push_back(clean_dir(s.context, false));
+    else if (enrollment::build_mode(img) == enrollment::BuildMode::upstream) g.dirs.push_back("");
     watches.push_back(std::move(g));
     p.source_url = url;
   }

@@ -242,7 +242,7 @@ Report run(const Options& options, Discoverer& discoverer) {
       d.outcome.revision = co.revision;
       std::string label = img->local ? rel(co.dockerfile, state_root)
                                      : img->source->repo + "@" + img->source->branch + ":" + img->source->dockerfile;
-      d.refs = discoverer.discover(fsutil::read_file(co.dockerfile), label);
+      d.refs = discoverer.discover(fsutil::read_file(co.dockerfile), label, img->platforms);
       d.outcome.status = state::Discovery::success;
     } catch (const Error& e) {
       if (e.code() == Exit::sigint || e.code() == Exit::sigterm) throw;

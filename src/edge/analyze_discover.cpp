@@ -1,5 +1,6 @@
 // The Discoverer of the Dockerfile model: imgf::dockerfile::analyze for the platforms
-// `imgfactory build` builds by default, imgf::reference for image references.
+// `imgfactory build` builds (the image's platforms:, else its default), imgf::reference for
+// image references.
 #include "imgfactory/analyze.hpp"
 #include "imgfactory/dockerfile.hpp"
 #include "imgfactory/reference.hpp"
@@ -24,9 +25,10 @@ state::BaseRef to_base_ref(std::string_view text, const reference::Reference& r)
 
 class DockerfileDiscoverer final : public Discoverer {
  public:
-  std::vector<state::BaseRef> discover(std::string_view content, const std::string& label) override {
+  std::vector<state::BaseRef> discover(std::string_view content, const std::string& label,
+                                      const std::vector<std::string>& platforms) override {
     dockerfile::Options options;
-    options.platforms = {"linux/amd64", "linux/arm64"};
+    options.platforms = platforms.empty() ? std::vector<std::string>{"linux/amd64", "linux/arm64"} : platforms;
     dockerfile::Analysis a = dockerfile::analyze(content, label, options);
     std::vector<state::BaseRef> out;
     std::set<std::string> seen;

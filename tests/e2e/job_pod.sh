@@ -11,7 +11,8 @@
 #     FROM the base, a RUN step, VERSION 1.0.0), reached as git.imgf.test; the token is in the
 #     git credentials Secret, as a cluster would provide it (synth refuses git:// URLs: Kargo
 #     does not take them);
-#   - `imgfactory synth --build-security userns` renders the AnalysisTemplates;
+#   - `imgfactory synth --build-security userns` renders the AnalysisTemplates (another mode:
+#     IMGF_BUILD_SECURITY=privileged|rootless, to measure it: docs/image.md's table);
 #   - the build Job (args image=app, baseRef=<base repo:tag@digest>) must clone the state,
 #     build linux/amd64 and linux/arm64 (arm64 under the host's qemu-user-static binfmt entry),
 #     push 1.0.0 and push the state commit: the remote's images/app.yaml currentDigest is the
@@ -41,6 +42,7 @@ KUBEPLAY="$IMGF_SOURCE_DIR/tests/lib/kubeplay.py"
 BUILDER_IMAGE="${BUILDER_IMAGE:-localhost/imgfactory-builder:debian}"
 PLAY_IMAGE="localhost/imgfactory-builder:kubeplay-$$"
 JOB_TIMEOUT="${IMGF_JOB_TIMEOUT:-2400}"
+MODE="${IMGF_BUILD_SECURITY:-userns}"
 start=$(date +%s)
 
 # The node's id range for pod user namespaces (podman --userns=auto takes it from the
@@ -110,8 +112,8 @@ expect_rc 0 "state repository pushed to the git daemon"
 
 # synth: the manifests the cluster would apply.
 run "$IMGFACTORY" --state-dir "$W" synth -o "$T_TMP/synth.yaml" --namespace imgf-e2e \
-  --builder-image "$BUILDER_IMAGE" --state-repo "http://$GNAME/state.git" --build-security userns
-expect_rc 0 "imgfactory synth --build-security userns"
+  --builder-image "$BUILDER_IMAGE" --state-repo "http://$GNAME/state.git" --build-security "$MODE"
+expect_rc 0 "imgfactory synth --build-security $MODE"
 ((RC == 0)) || { done_testing; exit 1; }
 
 # The Secrets the Jobs mount, and the node's registries.conf.d entry for the plain-HTTP registry
@@ -189,5 +191,5 @@ else
   fail "analyze pushed nothing (remote tip still $before)"
 fi
 
-echo "# builder image $((image_done - start)) s, build Job ${build_secs} s, analyze Job ${analyze_secs} s, total $(($(date +%s) - start)) s" >&2
+echo "# mode $MODE: builder image $((image_done - start)) s, build Job ${build_secs} s, analyze Job ${analyze_secs} s, total $(($(date +%s) - start)) s" >&2
 done_testing

@@ -107,6 +107,27 @@ TEST(Analyze, WritesStateFilesAndIsIdempotent) {
   EXPECT_EQ(again.files.size(), r.files.size());
 }
 
+// Base images are discovered for the platforms the image is built for: its platforms:, else
+// build's default (linux/amd64 and linux/arm64). A FROM chosen by TARGETARCH names one base per
+// platform.
+TEST(Analyze, DiscoversForTheImagesPlatforms) {
+  imgf::test::TempDir tmp;
+  tmp.write("images.yaml",
+            "- name: one\n  registry: ghcr.io\n  repository: team/one\n  platforms: [linux/ppc64le]\n"
+            "  local:\n    dir: one\n"
+            "- name: both\n  registry: ghcr.io\n  repository: team/both\n  local:\n    dir: both\n");
+  const char* dockerfile = "ARG TARGETARCH\nFROM ghcr.io/team/base-${TARGETARCH}:1\n";
+  tmp.write("one/Dockerfile", dockerfile);
+  tmp.write("both/Dockerfile", dockerfile);
+  auto d = discoverer();
+  Report r = run(options_for(tmp.path()), *d);
+  ASSERT_EQ(r.exit_code(), 0) << (r.errors.empty() ? "" : r.errors[0]);
+  ASSERT_EQ(r.images.size(), 2u);
+  EXPECT_EQ(r.images[0].base_images, (std::vector<std::string>{"ghcr.io-team-base-ppc64le-1"}));
+  EXPECT_EQ(r.images[1].base_images,
+            (std::vector<std::string>{"ghcr.io-team-base-amd64-1", "ghcr.io-team-base-arm64-1"}));
+}
+
 TEST(Analyze, AChangedFromLineUpdatesTheImageAndAddsTheBase) {
   imgf::test::TempDir tmp;
   make_repo(tmp);

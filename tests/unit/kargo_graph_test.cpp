@@ -292,6 +292,36 @@ TEST(KargoGraph, JobCommitsToTheStateRepositoryNeverTrigger) {
   EXPECT_EQ(git["excludePaths"].size(), 6u);
 }
 
+// A source Warehouse watches what the build reads: the Dockerfile's directory and the build
+// context. Without source.context an image built from its source has the repository root as
+// context (the original's default), so a commit to a root file it COPYs makes Freight; a
+// local.dockerfile image builds its local directory and keeps the Dockerfile's directory.
+TEST(KargoGraph, SourceWarehouseWatchesTheBuildContext) {
+  imgf::test::TempDir dir;
+  dir.write("images.yaml",
+            "- name: root\n  registry: ghcr.io\n  repository: a/root\n  source:\n"
+            "    repo: https://github.com/acme/mono.git\n    dockerfile: svc/root/Dockerfile\n"
+            "- name: narrow\n  registry: ghcr.io\n  repository: a/narrow\n  source:\n"
+            "    repo: https://github.com/acme/mono.git\n    dockerfile: svc/narrow/docker/Dockerfile\n"
+            "    context: svc/narrow\n"
+            "- name: patched\n  registry: ghcr.io\n  repository: a/patched\n  source:\n"
+            "    repo: https://github.com/acme/up.git\n    dockerfile: build/Dockerfile\n"
+            "  local:\n    dir: patched\n"
+            "- name: own\n  registry: ghcr.io\n  repository: a/own\n  source:\n"
+            "    repo: https://github.com/acme/up.git\n    dockerfile: build/Dockerfile\n"
+            "  local:\n    dir: own\n    dockerfile: Dockerfile\n");
+  const auto docs = synth_docs(dir.path());
+  auto includes = [&](const std::string& w) {
+    std::vector<std::string> out;
+    for (const auto& p : docs.at(w)["spec"]["subscriptions"][0]["git"]["includePaths"]) out.push_back(p.as<std::string>());
+    return out;
+  };
+  EXPECT_EQ(includes("Warehouse/root-source"), std::vector<std::string>{}) << "context: the repository root";
+  EXPECT_EQ(includes("Warehouse/narrow-source"), std::vector<std::string>{"svc/narrow"});
+  EXPECT_EQ(includes("Warehouse/patched-source"), std::vector<std::string>{}) << "upstream mode: the root";
+  EXPECT_EQ(includes("Warehouse/own-source"), std::vector<std::string>{"build"}) << "local.dockerfile mode";
+}
+
 // Options: the spread is a Kargo duration.
 TEST(KargoGraph, RebuildSpreadIsValidated) {
   Options o;
