@@ -44,7 +44,9 @@ class Tail {
   }
   // The cause for the error message: the last line that reports an error (logrus's
   // `time=".." level=error msg=".."` reduced to its msg) and, when that line says nothing
-  // specific (buildah's "(Unable to determine exit status)", a bare "exit status 1"), the
+  // specific (buildah's "(Unable to determine exit status)", a bare "exit status 1", or its
+  // step wrapper `Error: building at STEP "RUN ...": exit status 1`, which names the step but
+  // not why it failed), the
   // error lines before it up to the first specific one: at most 3 lines, oldest first,
   // joined by "; ". Else the last non-empty line.
   std::string cause() const {
@@ -99,7 +101,11 @@ class Tail {
     if (low.find("unable to determine exit status") != std::string::npos) return true;
     std::string t = low;
     for (const char* p : {"error: ", "error "}) if (t.starts_with(p)) t = t.substr(std::string_view(p).size());
-    return t.starts_with("exit status ") && t.find_first_not_of("0123456789", 12) == std::string::npos;
+    // "exit status N" alone, or "...: exit status N" (a wrapper naming what exited)
+    const auto at = t.rfind("exit status ");
+    if (at == std::string::npos || at + 12 == t.size() || t.find_first_not_of("0123456789", at + 12) != std::string::npos)
+      return false;
+    return at == 0 || (at >= 2 && t.compare(at - 2, 2, ": ") == 0);
   }
 
  private:

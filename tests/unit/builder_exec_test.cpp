@@ -252,6 +252,28 @@ TEST(BuildExec, TheCauseLineBeforeAGenericOneReachesTheError) {
       << msg;
 }
 
+// buildah's step wrapper names the step, the line before it says why (measured in a pod in the
+// rootless mode: issue 10); both reach the error, the cause first.
+TEST(BuildExec, AStepWrapperIsGenericAndTheCauseBeforeItIsKept) {
+  RecordingRunner runner([](const Spec& s) {
+    if (s.argv == Argv{"build", "arm64"} && s.on_stderr_line) {
+      s.on_stderr_line("error setting supplemental groups list: operation not permittedsubprocess exited with status 1");
+      s.on_stderr_line("Error: building at STEP \"RUN /bin/sh -c id\": exit status 1");
+      PResult r;
+      r.exit_code = 1;
+      return r;
+    }
+    return ok();
+  });
+  Quiet q;
+  std::string msg;
+  EXPECT_EQ(exit_of([&] { execute(sample_plan(), runner, q.options()); }, &msg), 1);
+  EXPECT_NE(msg.find("error setting supplemental groups list: operation not permittedsubprocess exited with "
+                     "status 1; Error: building at STEP \"RUN /bin/sh -c id\": exit status 1"),
+            std::string::npos)
+      << msg;
+}
+
 TEST(BuildExec, TheCauseStopsAtTheLastSpecificErrorAndDropsLogrusDecoration) {
   RecordingRunner runner([](const Spec& s) {
     if (s.argv == Argv{"build", "arm64"} && s.on_stderr_line) {
