@@ -12,6 +12,8 @@
 #      a registry from which the app's repository was removed.
 #
 # Medians of RUNS runs (default 5); the machine's load average is printed with each part.
+# LOOPS (default 100000) is the iteration count of the app's CPU-bound RUN step: what a cache
+# hit saves; the rest of a Job-like build (pull the cached layers, commit, list, push) is fixed.
 #   bash bench/inputs/run.sh [RUNS]     (needs root and build/release/imgfactory)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -32,7 +34,10 @@ imgf() { PATH="$work/bin:$PATH" "$bin" --state-dir "$work/state" --log-level "${
 # The state repository: the bench app and the fleet, committed (their commit gives the time).
 S="$work/state"
 mkdir -p "$S/app"
-sed "s|^ARG BASE\$|ARG BASE=$base|" bench/build/app/Dockerfile >"$S/app/Dockerfile"
+LOOPS="${LOOPS:-100000}"
+[[ "$LOOPS" =~ ^[0-9]+$ ]] || { echo "bench: LOOPS must be a number" >&2; exit 2; }
+sed -e "s|^ARG BASE\$|ARG BASE=$base|" -e "s|-lt 100000 |-lt $LOOPS |" bench/build/app/Dockerfile >"$S/app/Dockerfile"
+echo "app: RUN loop of $LOOPS iterations" >&2
 head -c $((8 * 1024 * 1024)) /dev/urandom >"$S/app/payload.bin"
 {
   printf -- '- name: bench\n  registry: %s\n  repository: bench/app\n  local:\n    dir: app\n' "$reg"
