@@ -50,6 +50,21 @@ class FileLock {
   int fd_ = -1;
 };
 
+// A private directory made with mkdtemp in `parent` (default: $TMPDIR, else /tmp), named
+// `<prefix>XXXXXX`, removed with everything in it when this goes out of scope. Not journaled
+// (scratch space, never state). Throws imgf::Error (exit 1, naming the parent) when it cannot.
+class TempDir {
+ public:
+  explicit TempDir(std::string_view prefix, const std::filesystem::path& parent = {});
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  [[nodiscard]] const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
 // Lower-case hex sha256 of a byte string / of a file's content (streamed).
 std::string sha256_hex(std::string_view data);
 std::string sha256_file(const std::filesystem::path& path);

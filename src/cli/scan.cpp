@@ -6,9 +6,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <iostream>
 #include <memory>
 #include <sstream>
@@ -44,34 +42,6 @@ struct ScanOptions {
   std::vector<std::string> trivy_args;
   bool no_state = false;
 };
-
-// A private directory for Trivy's report, removed with everything in it.
-class TempDir {
- public:
-  explicit TempDir(const fs::path& parent) {
-    std::string tmpl = (parent / ".imgfactory-scan-XXXXXX").string();
-    std::vector<char> buf(tmpl.begin(), tmpl.end());
-    buf.push_back('\0');
-    if (::mkdtemp(buf.data()) == nullptr)
-      throw failure(std::string("cannot create a temporary directory: ") + std::strerror(errno), parent.string());
-    path_ = buf.data();
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  [[nodiscard]] const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-fs::path temp_parent() {
-  const char* t = std::getenv("TMPDIR");
-  return (t && *t) ? fs::path(t) : fs::path("/tmp");
-}
 
 // An enrolled name cannot contain '/', ':' or '@'; anything that does is a reference.
 bool could_be_enrolled_name(const std::string& s) { return s.find_first_of("/:@") == std::string::npos; }
@@ -141,9 +111,10 @@ int run_scan(const Globals& g, const ScanOptions& o) {
     if (const char* t = std::getenv("TRIVY"); t && *t) ro.trivy = t;
     ro.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*timeout);
     ro.extra_args = o.trivy_args;
-    fs::path parent = o.save_report.empty() ? temp_parent() : fs::absolute(o.save_report).parent_path();
+    // A private directory for Trivy's report (beside --save-report, whose file is moved there).
+    fs::path parent = o.save_report.empty() ? fs::path() : fs::absolute(o.save_report).parent_path();
     if (!o.save_report.empty()) fs::create_directories(parent);
-    TempDir dir(parent);
+    fsutil::TempDir dir(".imgfactory-scan-", parent);
     ro.output = dir.path() / "trivy-report.json";
     trivy::run_trivy(runner, ro);
     std::error_code ec;

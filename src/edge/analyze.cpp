@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <list>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -38,6 +39,54 @@ struct Discovered {
   ImageOutcome outcome;
   std::vector<state::BaseRef> refs;  // on success
 };
+
+// The Dockerfile as `build` builds it: in the modes that apply local.patchFiles (upstream: at
+// the source's root; local dir: at local.dir's), each patch applied in order with `git apply
+// --include=<the Dockerfile's path>` to a scratch copy of the Dockerfile alone, so a patch that
+// changes a FROM line is seen and its other files are skipped; the source tree (the cache's
+// working tree) is not touched. The original's local.dockerfile mode applies no patches. A
+// patch that is missing or does not apply fails this image's discovery, naming the patch.
+std::string dockerfile_as_built(const enrollment::Image& img, const source::Checkout& co, const fs::path& state_root,
+                                const fs::path& images_file) {
+  const std::string content = fsutil::read_file(co.dockerfile);
+  if (!img.local || img.local->patch_files.empty() ||
+      enrollment::build_mode(img) == enrollment::BuildMode::local_dockerfile)
+    return content;
+  const auto& l = *img.local;
+  const std::string rel = co.dockerfile.lexically_relative(co.dir).generic_string();
+  if (rel.empty() || rel.starts_with("..")) return content;
+  std::error_code ec;
+  const fsutil::TempDir scratch("imgfactory-analyze-patch-");
+  const fs::path root = scratch.path() / "src";
+  fs::create_directories((root / rel).parent_path());
+  {
+    std::ofstream out(root / rel, std::ios::binary);  // scratch, not state: not journaled
+    out << content;
+    if (!out) throw failure("cannot write a scratch copy of " + rel, (root / rel).string());
+  }
+  proc::SystemRunner runner;
+  for (const auto& patch : l.patch_files) {
+    const fs::path p = source::inside(state_root, l.patch_path(patch), "local.patchFiles");
+    if (!fs::is_regular_file(p, ec))
+      throw input_error("patch file '" + patch + "' of image '" + img.name + "' does not exist (" + p.string() + ")",
+                        images_file.string(), l.line);
+    proc::Spec spec;
+    spec.argv = {"git", "apply", "--whitespace=nowarn", "--include=" + rel, p.string()};
+    spec.cwd = root;
+    // Outside any repository: git apply then patches the directory as patch(1) would.
+    spec.env_set = {{"GIT_CEILING_DIRECTORIES", scratch.path().string()}};
+    spec.timeout = std::chrono::seconds(60);
+    proc::Result r = runner.run(spec);
+    proc::throw_if_interrupted();
+    if (!r.ok()) {
+      const std::string first = r.err.substr(0, r.err.find('\n'));
+      throw failure("patch '" + patch + "' does not apply to " + rel + " of " + co.origin + " (git apply " +
+                        r.describe() + ")",
+                    images_file.string(), l.line, first.empty() ? "" : "git apply: " + first);
+    }
+  }
+  return fsutil::read_file(root / rel);
+}
 
 // An existing base-images file.
 struct BaseFile {
@@ -242,7 +291,7 @@ Report run(const Options& options, Discoverer& discoverer) {
       d.outcome.revision = co.revision;
       std::string label = img->local ? rel(co.dockerfile, state_root)
                                      : img->source->repo + "@" + img->source->branch + ":" + img->source->dockerfile;
-      d.refs = discoverer.discover(fsutil::read_file(co.dockerfile), label, img->platforms);
+      d.refs = discoverer.discover(dockerfile_as_built(*img, co, state_root, images_file), label, img->platforms);
       d.outcome.status = state::Discovery::success;
     } catch (const Error& e) {
       if (e.code() == Exit::sigint || e.code() == Exit::sigterm) throw;

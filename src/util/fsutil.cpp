@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <memory>
@@ -231,6 +232,25 @@ std::string sha256_file(const fs::path& path) {
   unsigned int len = 0;
   EVP_DigestFinal_ex(ctx.get(), md, &len);
   return to_hex(md, len);
+}
+
+TempDir::TempDir(std::string_view prefix, const fs::path& parent) {
+  fs::path where = parent;
+  if (where.empty()) {
+    const char* t = std::getenv("TMPDIR");
+    where = (t && *t) ? fs::path(t) : fs::path("/tmp");
+  }
+  std::string tmpl = (where / (std::string(prefix) + "XXXXXX")).string();
+  std::vector<char> buf(tmpl.begin(), tmpl.end());
+  buf.push_back('\0');
+  if (::mkdtemp(buf.data()) == nullptr)
+    throw failure(std::string("cannot create a temporary directory: ") + std::strerror(errno), where.string());
+  path_ = buf.data();
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  fs::remove_all(path_, ec);
 }
 
 }  // namespace imgf::fsutil

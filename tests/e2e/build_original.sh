@@ -208,6 +208,12 @@ expect_rc 0 "the same build again"
 [[ "$(skopeo inspect --raw "docker://$REG/e2e/tool:1.2.4-rc1" | sha256sum)" == "$d1" ]] && pass "the same digest" ||
   fail "the digest changed between two builds of the same inputs"
 
+# --- analyze reads tool's Dockerfile as build builds it: upstream mode, fix.patch applied to a
+# scratch copy of docker/Dockerfile (its patched.txt hunk skipped), the cache untouched ---------
+run "$IMGFACTORY" --state-dir "$R" analyze --image tool --cache-dir "$T_TMP/cache" --dry-run --format json
+expect_rc 0 "analyze tool (upstream mode with a patch)"
+grep -q 'busybox' "$T_TMP/out" && pass "analyze found tool's base image" || fail "analyze output: $(cat "$T_TMP/out")"
+
 # --- task build: the scan step scans the pushed reference --------------------------------------
 mkdir -p "$T_TMP/bin"
 ln -s "$IMGF_SOURCE_DIR/tests/lib/fake-trivy" "$T_TMP/bin/trivy"

@@ -128,6 +128,44 @@ TEST(Analyze, DiscoversForTheImagesPlatforms) {
             (std::vector<std::string>{"ghcr.io-team-base-amd64-1", "ghcr.io-team-base-arm64-1"}));
 }
 
+// The Dockerfile is analysed as build builds it: local.patchFiles applied where build applies
+// them (here local.dir without a dockerfile; upstream mode the same at the source's root), so
+// a patch that moves a FROM line moves the base image; a patch's other files are skipped. The
+// original's local.dockerfile mode applies none. A patch that does not apply fails that image.
+TEST(Analyze, PatchesAreAppliedAsBuildAppliesThem) {
+  imgf::test::TempDir tmp;
+  tmp.write("images.yaml",
+            "- name: patched\n  registry: ghcr.io\n  repository: team/patched\n  local:\n    dir: app\n"
+            "    patchFiles: [base.patch]\n"
+            "- name: asis\n  registry: ghcr.io\n  repository: team/asis\n  local:\n    dir: app2\n"
+            "    dockerfile: Dockerfile\n    patchFiles: [base.patch]\n"
+            "- name: broken\n  registry: ghcr.io\n  repository: team/broken\n  local:\n    dir: app3\n"
+            "    patchFiles: [base.patch]\n");
+  const std::string dockerfile = "FROM alpine:3.19\nRUN true\n";
+  const std::string patch =
+      "--- a/Dockerfile\n+++ b/Dockerfile\n@@ -1,2 +1,2 @@\n-FROM alpine:3.19\n+FROM alpine:3.20\n RUN true\n"
+      "--- a/other.txt\n+++ b/other.txt\n@@ -1 +1 @@\n-hello\n+bye\n";
+  for (const char* dir : {"app", "app2"}) {
+    tmp.write(std::string(dir) + "/Dockerfile", dockerfile);
+    tmp.write(std::string(dir) + "/other.txt", "hello\n");
+    tmp.write(std::string(dir) + "/base.patch", patch);
+  }
+  tmp.write("app3/Dockerfile", "FROM busybox:1.36\n");
+  tmp.write("app3/base.patch", patch);
+  auto d = discoverer();
+  Report r = run(options_for(tmp.path()), *d);
+  ASSERT_EQ(r.images.size(), 3u);
+  EXPECT_EQ(r.images[0].base_images, (std::vector<std::string>{"alpine-3.20"})) << "the patched FROM";
+  EXPECT_EQ(r.images[1].base_images, (std::vector<std::string>{"alpine-3.19"})) << "local.dockerfile: no patches";
+  EXPECT_EQ(r.images[2].status, imgf::state::Discovery::failed);
+  EXPECT_NE(r.images[2].error.find("patch 'base.patch' does not apply to Dockerfile"), std::string::npos)
+      << r.images[2].error;
+  EXPECT_EQ(r.exit_code(), 1);
+  // the sources are untouched
+  EXPECT_EQ(imgf::test::read_file(tmp.path() / "app/Dockerfile"), dockerfile);
+  EXPECT_EQ(imgf::test::read_file(tmp.path() / "app/other.txt"), "hello\n");
+}
+
 TEST(Analyze, AChangedFromLineUpdatesTheImageAndAddsTheBase) {
   imgf::test::TempDir tmp;
   make_repo(tmp);
