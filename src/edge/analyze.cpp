@@ -19,6 +19,7 @@
 #include "imgfactory/process.hpp"
 #include "imgfactory/source.hpp"
 #include "imgfactory/state_fields.hpp"
+#include "patch.hpp"
 
 namespace imgf::analyze {
 namespace fs = std::filesystem;
@@ -65,25 +66,13 @@ std::string dockerfile_as_built(const enrollment::Image& img, const source::Chec
     if (!out) throw failure("cannot write a scratch copy of " + rel, (root / rel).string());
   }
   proc::SystemRunner runner;
-  for (const auto& patch : l.patch_files) {
-    const fs::path p = source::inside(state_root, l.patch_path(patch), "local.patchFiles");
+  for (const auto& name : l.patch_files) {
+    const fs::path p = source::inside(state_root, l.patch_path(name), "local.patchFiles");
     if (!fs::is_regular_file(p, ec))
-      throw input_error("patch file '" + patch + "' of image '" + img.name + "' does not exist (" + p.string() + ")",
+      throw input_error("patch file '" + name + "' of image '" + img.name + "' does not exist (" + p.string() + ")",
                         images_file.string(), l.line);
-    proc::Spec spec;
-    spec.argv = {"git", "apply", "--whitespace=nowarn", "--include=" + rel, p.string()};
-    spec.cwd = root;
-    // Outside any repository: git apply then patches the directory as patch(1) would.
-    spec.env_set = {{"GIT_CEILING_DIRECTORIES", scratch.path().string()}};
-    spec.timeout = std::chrono::seconds(60);
-    proc::Result r = runner.run(spec);
-    proc::throw_if_interrupted();
-    if (!r.ok()) {
-      const std::string first = r.err.substr(0, r.err.find('\n'));
-      throw failure("patch '" + patch + "' does not apply to " + rel + " of " + co.origin + " (git apply " +
-                        r.describe() + ")",
-                    images_file.string(), l.line, first.empty() ? "" : "git apply: " + first);
-    }
+    patch::apply(runner, root, scratch.path(), p, {name, rel + " of " + co.origin, images_file.string(), l.line}, rel,
+                 std::chrono::seconds(60));
   }
   return fsutil::read_file(root / rel);
 }

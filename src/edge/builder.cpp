@@ -21,6 +21,7 @@
 #include "imgfactory/source.hpp"
 #include "imgfactory/tagrule.hpp"
 #include "imgfactory/state_fields.hpp"
+#include "patch.hpp"
 
 namespace imgf::builder {
 namespace fs = std::filesystem;
@@ -241,8 +242,7 @@ Checkout plan_checkout(const enrollment::Image& img, const fs::path& state_dir, 
     c.describe.push_back("copy " + c.origin.string() + " to " + c.src.string());
     if (c.mode == enrollment::BuildMode::local_dir)
       for (const auto& p : l.patch_files)
-        c.describe.push_back(proc::format_argv(
-            {"git", "apply", "--whitespace=nowarn", in_state_repo(state_dir, l.patch_path(p)).string()}));
+        c.describe.push_back(proc::format_argv(patch::argv(in_state_repo(state_dir, l.patch_path(p)))));
   } else {
     const auto& s = *img.source;
     c.dockerfile = c.src / s.dockerfile;
@@ -251,8 +251,7 @@ Checkout plan_checkout(const enrollment::Image& img, const fs::path& state_dir, 
                          (revision.empty() ? std::string() : " at " + revision) + " into " + c.src.string());
     if (img.local)
       for (const auto& p : img.local->patch_files)
-        c.describe.push_back(proc::format_argv(
-            {"git", "apply", "--whitespace=nowarn", in_state_repo(state_dir, img.local->patch_path(p)).string()}));
+        c.describe.push_back(proc::format_argv(patch::argv(in_state_repo(state_dir, img.local->patch_path(p)))));
   }
   return c;
 }
@@ -260,28 +259,17 @@ Checkout plan_checkout(const enrollment::Image& img, const fs::path& state_dir, 
 void apply_patches(const Checkout& c, const enrollment::Image& img, const fs::path& state_dir,
                    const fs::path& images_file, const fs::path& workspace, proc::Runner& runner) {
   const auto& l = *img.local;
-  for (const auto& patch : l.patch_files) {
-    fs::path p = fs::absolute(in_state_repo(state_dir, l.patch_path(patch)));
+  const std::string onto = c.mode == enrollment::BuildMode::upstream
+                               ? img.source->repo + " (branch " + img.source->branch + ", " + c.revision.substr(0, 12) + ")"
+                               : "local.dir '" + l.dir + "'";
+  for (const auto& name : l.patch_files) {
+    fs::path p = fs::absolute(in_state_repo(state_dir, l.patch_path(name)));
     std::error_code ec;
     if (!fs::is_regular_file(p, ec))
-      missing_local_file(img, state_dir, images_file.string(), "patch file", patch, p);
-    proc::Spec spec;
-    spec.argv = {"git", "apply", "--whitespace=nowarn", p.string()};
-    spec.cwd = c.src;
-    // Outside any repository: git apply then patches the directory as patch(1) would.
-    spec.env_set = {{"GIT_CEILING_DIRECTORIES", workspace.string()}};
-    spec.on_stderr_line = [](std::string_view line) { spdlog::info("[patch] {}", line); };
-    spdlog::info("[patch] $ {}", proc::format_argv(spec.argv));
-    proc::Result r = runner.run(spec);
-    proc::throw_if_interrupted();
-    if (!r.ok()) {
-      std::string first = r.err.substr(0, r.err.find('\n'));
-      std::string onto = c.mode == enrollment::BuildMode::upstream
-                             ? img.source->repo + " (branch " + img.source->branch + ", " + c.revision.substr(0, 12) + ")"
-                             : "local.dir '" + l.dir + "'";
-      throw failure("patch '" + patch + "' does not apply to " + onto + " (git apply " + r.describe() + ")",
-                    images_file.string(), l.line, first.empty() ? "" : "git apply: " + first);
-    }
+      missing_local_file(img, state_dir, images_file.string(), "patch file", name, p);
+    spdlog::info("[patch] $ {}", proc::format_argv(patch::argv(p)));
+    patch::apply(runner, c.src, workspace, p, {name, onto, images_file.string(), l.line}, {}, {},
+                 [](std::string_view line) { spdlog::info("[patch] {}", line); });
   }
 }
 
