@@ -2,6 +2,7 @@
 // `imgfactory build` builds (the image's platforms:, else its default), imgf::reference for
 // image references.
 #include "imgfactory/analyze.hpp"
+#include "imgfactory/builder.hpp"
 #include "imgfactory/dockerfile.hpp"
 #include "imgfactory/reference.hpp"
 
@@ -28,7 +29,7 @@ class DockerfileDiscoverer final : public Discoverer {
   std::vector<state::BaseRef> discover(std::string_view content, const std::string& label,
                                       const std::vector<std::string>& platforms) override {
     dockerfile::Options options;
-    options.platforms = platforms.empty() ? std::vector<std::string>{"linux/amd64", "linux/arm64"} : platforms;
+    for (const auto& p : builder::parse_platforms(platforms)) options.platforms.push_back(p.str());
     dockerfile::Analysis a = dockerfile::analyze(content, label, options);
     std::vector<state::BaseRef> out;
     std::set<std::string> seen;
