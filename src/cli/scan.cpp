@@ -111,7 +111,8 @@ int run_scan(const Globals& g, const ScanOptions& o) {
     if (const char* t = std::getenv("TRIVY"); t && *t) ro.trivy = t;
     ro.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*timeout);
     ro.extra_args = o.trivy_args;
-    // A private directory for Trivy's report (beside --save-report, whose file is moved there).
+    // A private directory for Trivy's report: in $TMPDIR, or beside --save-report so that the
+    // report can be renamed into place.
     fs::path parent = o.save_report.empty() ? fs::path() : fs::absolute(o.save_report).parent_path();
     if (!o.save_report.empty()) fs::create_directories(parent);
     fsutil::TempDir dir(".imgfactory-scan-", parent);

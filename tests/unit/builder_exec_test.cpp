@@ -83,6 +83,23 @@ int exit_of(const std::function<void()>& f, std::string* message = nullptr) {
   return 0;
 }
 
+// The sample plan's error message when the step whose argv is `step` writes `lines` to stderr
+// and exits 1 (the plan must then exit 1).
+std::string error_when_step_fails(const Argv& step, const std::vector<std::string>& lines) {
+  RecordingRunner runner([&](const Spec& s) {
+    if (s.argv != step) return ok();
+    if (s.on_stderr_line)
+      for (const auto& l : lines) s.on_stderr_line(l);
+    PResult r;
+    r.exit_code = 1;
+    return r;
+  });
+  Quiet q;
+  std::string msg;
+  EXPECT_EQ(exit_of([&] { execute(sample_plan(), runner, q.options()); }, &msg), 1);
+  return msg;
+}
+
 }  // namespace
 
 TEST(BuildExec, RunsStagesInOrderAndCapturesData) {
@@ -231,21 +248,9 @@ TEST(BuildExec, AFailedPlatformStopsThePlanAndIsNamed) {
 // buildah's own output when the pod's seccomp profile refuses its user namespace (issue 10):
 // the cause, not only the generic last line, reaches the error.
 TEST(BuildExec, TheCauseLineBeforeAGenericOneReachesTheError) {
-  RecordingRunner runner([](const Spec& s) {
-    if (s.argv[0] == "prep") {
-      if (s.on_stderr_line) {
-        s.on_stderr_line("Error during unshare(CLONE_NEWUSER): Operation not permitted");
-        s.on_stderr_line("time=\"2026-01-01T00:00:00Z\" level=error msg=\"(Unable to determine exit status)\"");
-      }
-      PResult r;
-      r.exit_code = 1;
-      return r;
-    }
-    return ok();
-  });
-  Quiet q;
-  std::string msg;
-  EXPECT_EQ(exit_of([&] { execute(sample_plan(), runner, q.options()); }, &msg), 1);
+  const std::string msg = error_when_step_fails(
+      {"prep"}, {"Error during unshare(CLONE_NEWUSER): Operation not permitted",
+                 "time=\"2026-01-01T00:00:00Z\" level=error msg=\"(Unable to determine exit status)\""});
   EXPECT_NE(msg.find("prepare: Error during unshare(CLONE_NEWUSER): Operation not permitted; "
                      "(Unable to determine exit status)"),
             std::string::npos)
@@ -255,19 +260,9 @@ TEST(BuildExec, TheCauseLineBeforeAGenericOneReachesTheError) {
 // buildah's step wrapper names the step, the line before it says why (measured in a pod in the
 // rootless mode: issue 10); both reach the error, the cause first.
 TEST(BuildExec, AStepWrapperIsGenericAndTheCauseBeforeItIsKept) {
-  RecordingRunner runner([](const Spec& s) {
-    if (s.argv == Argv{"build", "arm64"} && s.on_stderr_line) {
-      s.on_stderr_line("error setting supplemental groups list: operation not permittedsubprocess exited with status 1");
-      s.on_stderr_line("Error: building at STEP \"RUN /bin/sh -c id\": exit status 1");
-      PResult r;
-      r.exit_code = 1;
-      return r;
-    }
-    return ok();
-  });
-  Quiet q;
-  std::string msg;
-  EXPECT_EQ(exit_of([&] { execute(sample_plan(), runner, q.options()); }, &msg), 1);
+  const std::string msg = error_when_step_fails(
+      {"build", "arm64"}, {"error setting supplemental groups list: operation not permittedsubprocess exited with status 1",
+                           "Error: building at STEP \"RUN /bin/sh -c id\": exit status 1"});
   EXPECT_NE(msg.find("error setting supplemental groups list: operation not permittedsubprocess exited with "
                      "status 1; Error: building at STEP \"RUN /bin/sh -c id\": exit status 1"),
             std::string::npos)
@@ -275,22 +270,10 @@ TEST(BuildExec, AStepWrapperIsGenericAndTheCauseBeforeItIsKept) {
 }
 
 TEST(BuildExec, TheCauseStopsAtTheLastSpecificErrorAndDropsLogrusDecoration) {
-  RecordingRunner runner([](const Spec& s) {
-    if (s.argv == Argv{"build", "arm64"} && s.on_stderr_line) {
-      s.on_stderr_line("STEP 2/3: RUN id");
-      s.on_stderr_line("ERRO[0000] an older error");
-      s.on_stderr_line("error running container: error setting supplemental groups list: operation not permitted");
-      s.on_stderr_line("some progress");
-      s.on_stderr_line("ERRO[0001] exit status 1");
-      PResult r;
-      r.exit_code = 1;
-      return r;
-    }
-    return ok();
-  });
-  Quiet q;
-  std::string msg;
-  EXPECT_EQ(exit_of([&] { execute(sample_plan(), runner, q.options()); }, &msg), 1);
+  const std::string msg = error_when_step_fails(
+      {"build", "arm64"}, {"STEP 2/3: RUN id", "ERRO[0000] an older error",
+                           "error running container: error setting supplemental groups list: operation not permitted",
+                           "some progress", "ERRO[0001] exit status 1"});
   EXPECT_NE(msg.find("linux/arm64: error running container: error setting supplemental groups list: operation not "
                      "permitted; exit status 1"),
             std::string::npos)
